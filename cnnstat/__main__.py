@@ -1,0 +1,5 @@
+"""``python -m cnnstat``."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,151 @@
+"""The Python API: ``analyze(model_or_name, input_size=...)`` -> a Report of per-layer counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from .conventions import CONVENTIONS, DEFAULT_CONVENTION, flops
+from .counters import count_layer
+from .errors import CnnstatError, InputShapeError
+from .trace import trace
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """One row of a report: a traced layer and what it costs."""
+
+    name: str
+    type: str
+    depth: int
+    input_shape: tuple[int, ...] | None
+    output_shape: tuple[int, ...] | None
+    params: int
+    trainable_params: int
+    param_bytes: int
+    macs: int
+    elementwise: int
+    fvcore: int
+    lenet: int
+    connections: int
+    formula_connections: int
+    neurons: int
+    formula: str
+    uncounted: tuple[str, ...]
+    fvcore_skipped: tuple[str, ...]
+
+
+TOTAL_FIELDS = ("params", "trainable_params", "param_bytes", "macs", "elementwise", "fvcore", "lenet",
+                "connections", "formula_connections", "neurons")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Report:
+    """Per-layer counts of one model at one input; totals are sums, computed on demand."""
+
+    model: str
+    input_shape: tuple[int, ...]
+    output_shape: tuple[int, ...] | None
+    convention: str
+    layers: tuple[LayerCounts, ...]
+
+    def flops(self, layer: LayerCounts) -> int:
+        """FLOPs of one layer under this report's convention."""
+        return flops(layer, self.convention)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Column sums, plus FLOPs under the report's convention."""
+        sums = {name: sum(getattr(layer, name) for layer in self.layers) for name in TOTAL_FIELDS}
+        sums["flops"] = sum(self.flops(layer) for layer in self.layers)
+        return sums
+
+    @property
+    def uncounted(self) -> list[tuple[str, str]]:
+        """(layer, op) pairs that no counter knows."""
+        return [(layer.name, op) for layer in self.layers for op in layer.uncounted]
+
+    def with_convention(self, convention: str) -> Report:
+        """The same counts under another FLOP convention."""
+        _check_convention(convention)
+        return Report(self.model, self.input_shape, self.output_shape, convention, self.layers)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per layer, with FLOPs under the report's convention."""
+        import pandas as pd
+
+        frame = pd.DataFrame([{f.name: getattr(layer, f.name) for f in fields(LayerCounts)} for layer in self.layers])
+        frame["flops"] = [self.flops(layer) for layer in self.layers]
+        return frame
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise CnnstatError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
+
+
+def _layer_counts(record: Any, counts: Any) -> LayerCounts:
+    params = sum(p.numel for p in record.params)
+    return LayerCounts(
+        name=record.name,
+        type=record.type,
+        depth=record.depth,
+        input_shape=record.input_shape,
+        output_shape=record.output_shape,
+        params=params,
+        trainable_params=sum(p.numel for p in record.params if p.trainable),
+        param_bytes=sum(p.nbytes for p in record.params),
+        macs=counts.macs,
+        elementwise=counts.elementwise,
+        fvcore=counts.fvcore,
+        lenet=counts.lenet,
+        connections=counts.connections,
+        formula_connections=counts.formula_connections,
+        neurons=counts.neurons,
+        formula=counts.formula,
+        uncounted=counts.uncounted,
+        fvcore_skipped=counts.fvcore_skipped,
+    )
+
+
+def analyze_module(
+    module: nn.Module, input_size: tuple[int, ...], *, name: str, batch: int = 1, convention: str = DEFAULT_CONVENTION
+) -> Report:
+    """Trace and count a built module at ``(batch, *input_size)``."""
+    _check_convention(convention)
+    if batch < 1:
+        raise InputShapeError(f"--batch must be at least 1, got {batch}")
+    traced = trace(module, (batch, *input_size))
+    modules = dict(module.named_modules())
+    layers = tuple(
+        _layer_counts(record, count_layer(record, modules.get(record.module_name) if record.is_module else None))
+        for record in traced.layers
+    )
+    return Report(name, traced.input_shape, traced.output_shape, convention, layers)
+
+
+def analyze(
+    model: str | nn.Module,
+    input_size: tuple[int, ...] | None = None,
+    *,
+    batch: int = 1,
+    convention: str = DEFAULT_CONVENTION,
+) -> Report:
+    """Count a zoo/torchvision/import-path model by name (built on meta) or a module you built."""
+    from torch import nn
+
+    from .zoo import resolve_model
+
+    if isinstance(model, nn.Module):
+        if input_size is None:
+            raise InputShapeError("an input size is needed for a module: pass input_size=(C, H, W)")
+        return analyze_module(model, input_size, name=type(model).__name__, batch=batch, convention=convention)
+    resolved = resolve_model(model)
+    size = input_size or resolved.input_size
+    if size is None:
+        raise InputShapeError(f"{model} has no default input; pass --input CxHxW")
+    return analyze_module(resolved.module, size, name=resolved.name, batch=batch, convention=convention)

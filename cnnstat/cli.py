@@ -1,0 +1,186 @@
+"""The ``cnnstat`` command line: thin Typer commands over the library; torch is imported per command."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Callable, Optional, TypeVar
+
+import typer
+
+from .errors import CnnstatError
+
+app = typer.Typer(
+    name="cnnstat",
+    help="What a convolutional network costs: layer shapes, parameters, MACs, FLOPs and connections, "
+    "counted exactly, explained, and checked against fvcore, torch and the papers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one red line on stderr and return the Exit to raise."""
+    from rich.console import Console
+
+    Console(stderr=True, highlight=False).print(f"[red]error:[/red] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def user_errors(command: F) -> F:
+    """Turn cnnstat's own exceptions into one line and exit code 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CnnstatError as error:
+            raise fail(str(error)) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class ConventionName(str, Enum):
+    lenet = "lenet"
+    macs = "macs"
+    flops = "flops"
+    fvcore = "fvcore"
+
+
+ModelArg = Annotated[str, typer.Argument(help="Zoo name (`cnnstat models`), torchvision name, pkg.module:attr or file.py:attr.")]
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input per sample, CxHxW or HxW; default: the model's own.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size; every count scales with it.")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people; json, csv or markdown for machines.")]
+ConventionOpt = Annotated[ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print each layer's formula with its numbers filled in.")]
+
+
+def _stdout_console() -> Any:
+    """Rich console on stdout; piped output is not squeezed to 80 columns unless COLUMNS says so."""
+    import os
+
+    from rich.console import Console
+
+    wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    return Console(highlight=False, width=200 if wide else None)
+
+
+def _report(model: str, input_text: str | None, batch: int, convention: ConventionName) -> Any:
+    from .analysis import analyze
+    from .shapes import parse_input
+
+    size = parse_input(input_text) if input_text else None
+    return analyze(model, size, batch=batch, convention=convention.value)
+
+
+def _emit(report: Any, fmt: OutputFormat, tables: Callable[[Any], list[Any]], explain: bool) -> None:
+    from . import render
+
+    if fmt is OutputFormat.json:
+        sys.stdout.write(render.to_json(report) + "\n")
+        return
+    if fmt in (OutputFormat.csv, OutputFormat.markdown):
+        sys.stdout.write(render.to_frame_text(report, fmt.value))
+        return
+    console = _stdout_console()
+    for table in tables(report):
+        console.print(table)
+    for line in render.footer_lines(report):
+        console.print(line)
+    if explain:
+        console.print()
+        for line in render.explain_lines(report):
+            console.print(line)
+
+
+@app.command()
+@user_errors
+def summary(
+    model: ModelArg,
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    format: FormatOpt = OutputFormat.table,
+    convention: ConventionOpt = ConventionName.lenet,
+    explain: ExplainOpt = False,
+) -> None:
+    """Layer table: shapes, parameters, MACs and connections, with totals."""
+    from .render import summary_table
+
+    report = _report(model, input, batch, convention)
+    _emit(report, format, lambda r: [summary_table(r)], explain)
+
+
+@app.command()
+@user_errors
+def flops(
+    model: ModelArg,
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    format: FormatOpt = OutputFormat.table,
+    convention: ConventionOpt = ConventionName.lenet,
+    explain: ExplainOpt = False,
+) -> None:
+    """FLOPs per layer and per layer type under a named convention."""
+    from .render import flops_tables
+
+    report = _report(model, input, batch, convention)
+    _emit(report, format, lambda r: list(flops_tables(r)), explain)
+
+
+@app.command()
+@user_errors
+def models(
+    pattern: Annotated[str, typer.Argument(help="Shell wildcard, e.g. 'res*'.")] = "*",
+    torchvision: Annotated[bool, typer.Option("--torchvision", help="Also list torchvision's classification models.")] = False,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """List models with their default input, parameter count and source."""
+    from .listing import model_rows
+
+    rows = model_rows(pattern, include_torchvision=torchvision)
+    if not rows:
+        raise CnnstatError(f"no model matches {pattern!r}")
+    if format is OutputFormat.json:
+        import json
+
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        return
+    if format in (OutputFormat.csv, OutputFormat.markdown):
+        import pandas as pd
+
+        frame = pd.DataFrame(rows)
+        sys.stdout.write(frame.to_csv(index=False) if format is OutputFormat.csv else frame.to_markdown(index=False) + "\n")
+        return
+    from .render import build_table
+
+    table_rows = [
+        (row["name"], ", ".join(row["aliases"]), row["source"], row["input"], f"{row['params']:,}",
+         f"{row['published_macs']:,}" if row["published_macs"] else "")
+        for row in rows
+    ]  # fmt: skip
+    headers = ("Name", "Aliases", "Source", "Input", "Params", "MACs (published)")
+    _stdout_console().print(build_table("Models", headers, table_rows, 3))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
