@@ -22,6 +22,8 @@ class LayerCounts:
     name: str
     type: str
     depth: int
+    module: str
+    is_module: bool
     input_shape: tuple[int, ...] | None
     output_shape: tuple[int, ...] | None
     params: int
@@ -69,6 +71,17 @@ class Report:
         """(layer, op) pairs that no counter knows."""
         return [(layer.name, op) for layer in self.layers for op in layer.uncounted]
 
+    def module_totals(self, field: str) -> dict[str, int]:
+        """``field`` summed per module, over every layer inside it ("" is the whole model)."""
+        sums: dict[str, int] = {}
+        for layer in self.layers:
+            value = self.flops(layer) if field == "flops" else getattr(layer, field)
+            parts = layer.module.split(".") if layer.module else []
+            for depth in range(len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                sums[prefix] = sums.get(prefix, 0) + value
+        return sums
+
     def with_convention(self, convention: str) -> Report:
         """The same counts under another FLOP convention."""
         _check_convention(convention)
@@ -94,6 +107,8 @@ def _layer_counts(record: Any, counts: Any) -> LayerCounts:
         name=record.name,
         type=record.type,
         depth=record.depth,
+        module=record.module_name,
+        is_module=record.is_module,
         input_shape=record.input_shape,
         output_shape=record.output_shape,
         params=params,

@@ -162,7 +162,7 @@ class _Tracer(TorchDispatchMode):
         if module in self.leaves and not self.in_leaf():
             name = self.names[module]
             self.row = _OpenRow(
-                name, type(module).__name__, name.count(".") + 1 if name else 0, name, True,
+                name or type(module).__name__, type(module).__name__, name.count(".") + 1 if name else 0, name, True,
                 _first_shape(args), params=_param_records(module, name, True, self.seen_params),
             )  # fmt: skip
         self.stack.append(module)

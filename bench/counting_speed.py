@@ -1,0 +1,86 @@
+"""Issue 3's speed targets, measured side by side in fresh processes; prints figures and ratios.
+
+Run: .venv/bin/python bench/counting_speed.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PYTHON = sys.executable
+CNNSTAT = [PYTHON, "-m", "cnnstat"]
+FVCORE_ONE_LINER = (
+    "import torch, torchvision; from fvcore.nn import FlopCountAnalysis; "
+    "print(FlopCountAnalysis(torchvision.models.resnet50(), torch.randn(1,3,224,224)).total())"
+)
+
+
+def timed(command: list[str], repeats: int) -> tuple[float, float]:
+    """Median wall seconds over ``repeats`` fresh runs, and the largest peak RSS (MiB) of any run."""
+    times, peaks = [], []
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - start)
+        # ru_maxrss of children is the max over all waited children; a new maximum is this run's peak
+        peaks.append(max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024)
+    return statistics.median(times), max(peaks)
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    repeats = parser.parse_args().repeats
+    results = []
+
+    fvcore, _ = timed([PYTHON, "-c", FVCORE_ONE_LINER], repeats)
+    ours, _ = timed([*CNNSTAT, "flops", "resnet50"], repeats)
+    ratio = ours / fvcore
+    results.append(ratio <= 0.8)
+    print(f"resnet50 FLOPs: cnnstat {ours:.2f} s, fvcore one-liner {fvcore:.2f} s, ratio {ratio:.2f} (target <= 0.80) {verdict(ratio <= 0.8)}")
+    # torch's Python meta kernels (addmm, batch_norm) import torch._dynamo on first use: a floor
+    # for any meta-device tracer, which fvcore's one-liner pays too, through torchvision.ops.
+    floor, _ = timed([PYTHON, "-c", "import torch, torch._dynamo"], repeats)
+    print(f"  floor: import torch + torch._dynamo {floor:.2f} s; cnnstat's own work {ours - floor:.2f} s, fvcore's {fvcore - floor:.2f} s")
+
+    small, _ = timed([*CNNSTAT, "flops", "vgg16", "--input", "3x224x224"], repeats)
+    # peak memory is measured in a separate child so the smaller runs cannot set the maximum
+    large, _ = timed([*CNNSTAT, "flops", "vgg16", "--input", "3x4096x4096"], repeats)
+    peak = peak_rss_mib([*CNNSTAT, "flops", "vgg16", "--input", "3x4096x4096"])
+    ratio = large / small
+    results += [peak < 1024, ratio <= 1.3]
+    print(f"vgg16 at 3x4096x4096: peak RSS {peak:.0f} MiB (target < 1024) {verdict(peak < 1024)}")
+    print(f"vgg16 wall: 4096² {large:.2f} s, 224² {small:.2f} s, ratio {ratio:.2f} (target <= 1.30) {verdict(ratio <= 1.3)}")
+
+    help_time, _ = timed([*CNNSTAT, "--help"], repeats)
+    torch_time, _ = timed([PYTHON, "-c", "import torch"], repeats)
+    ratio = help_time / torch_time
+    results.append(ratio <= 0.25)
+    print(f"cnnstat --help {help_time:.3f} s, import torch {torch_time:.3f} s, ratio {ratio:.2f} (target <= 0.25) {verdict(ratio <= 0.25)}")
+    return 0 if all(results) else 1
+
+
+def peak_rss_mib(command: list[str]) -> float:
+    """Peak resident memory of one run, read by a wrapper process so no other child counts."""
+    probe = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run([PYTHON, "-c", probe, *command], check=True, capture_output=True, text=True).stdout
+    return int(out.strip()) / 1024
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    raise SystemExit(main())

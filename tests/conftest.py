@@ -1,0 +1,44 @@
+"""Shared fixtures: golden files, fixed-width CLI runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from current output")
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest):
+    """Compare text with tests/golden/NAME, or rewrite it under --update-golden."""
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+            return
+        assert path.exists(), f"{path} missing: run pytest --update-golden"
+        assert text == path.read_text(), f"output differs from {path.name}; if intended, run pytest --update-golden"
+
+    return check
+
+
+@pytest.fixture
+def cli():
+    """Invoke the CLI in-process with a fixed 120-column terminal; returns the Result."""
+    from typer.testing import CliRunner
+
+    from cnnstat.cli import app
+
+    runner = CliRunner()
+
+    def invoke(*args: str):
+        return runner.invoke(app, list(args), env={"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"})
+
+    return invoke

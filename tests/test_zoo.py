@@ -1,0 +1,129 @@
+"""The zoo: published figures, the paper tables, and shapes equal to torch's own forward pass."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import cnnstat
+from cnnstat.errors import ModelLoadError, UnknownModelError
+from cnnstat.zoo import get_entry, list_models, resolve_model
+
+ZOO = list_models()
+
+
+def test_zoo_lists_the_issue_models_and_filters_with_wildcards():
+    assert set(ZOO) >= {"lenet5", "lenet5-1998", "lenet-fashion", "fashion-cnn", "alexnet", "vgg16", "googlenet", "resnet50"}
+    assert list_models("res*") == ["resnet50"]
+    assert get_entry("lenet").name == "lenet5"
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_published_parameter_counts(name):
+    entry = get_entry(name)
+    module = resolve_model(name).module
+    total = sum(p.numel() for p in module.parameters())
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    if entry.num_params is not None:
+        assert total == entry.num_params
+    if entry.trainable_params is not None:
+        assert trainable == entry.trainable_params
+    report = cnnstat.analyze(name)
+    assert report.totals["params"] == total  # every parameter lands in exactly one row
+
+
+@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).macs])
+def test_published_macs(name):
+    assert cnnstat.analyze(name, convention="macs").totals["flops"] == get_entry(name).macs
+
+
+@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).paper_layers])
+def test_lenet_tables_per_layer(name):
+    entry = get_entry(name)
+    report = cnnstat.analyze(name)
+    rows = {layer.name: layer for layer in report.layers}
+    for published in entry.paper_layers:
+        row = rows[published.name]
+        assert (row.trainable_params, row.connections) == (published.params, published.connections), published.name
+        # no padding in LeNet-5: the seed's formula and the true count agree, and lenet FLOPs = connections
+        assert row.formula_connections == row.connections == row.lenet
+    assert report.totals["connections"] == entry.connections
+    assert report.totals["trainable_params"] == sum(p.params for p in entry.paper_layers)
+
+
+def test_lenet5_1998_totals_match_the_paper():
+    totals = cnnstat.analyze("lenet5-1998").totals
+    assert totals["trainable_params"] == 60_000
+    assert totals["connections"] == 340_908
+    assert totals["params"] - totals["trainable_params"] == 840  # the fixed RBF centres
+
+
+def test_lenet5_1998_c3_follows_table_one():
+    model = resolve_model("lenet5-1998", on_meta=False).module
+    dense = model.C3.dense_weight()
+    reads = (dense.abs().sum(dim=(2, 3)) > 0).int()
+    assert reads.sum().item() == 60
+    assert reads[0].nonzero().flatten().tolist() == [0, 1, 2]
+    assert reads[6].nonzero().flatten().tolist() == [0, 1, 2, 3]
+    assert reads[12].nonzero().flatten().tolist() == [0, 1, 3, 4]
+    assert reads[15].sum().item() == 6
+
+
+def _real_leaf_shapes(module: nn.Module, x: torch.Tensor) -> list[tuple[str, tuple[int, ...]]]:
+    """Output shapes of every leaf module call, from plain forward hooks on a real forward pass."""
+    shapes = []
+    names = {m: n for n, m in module.named_modules()}
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: shapes.append((names[m], tuple(o.shape))))
+        for m in names
+        if not list(m.children())
+    ]
+    with torch.no_grad():
+        out = module(x)
+    for hook in hooks:
+        hook.remove()
+    return shapes + [("<output>", tuple(out.shape))]
+
+
+SMALL_INPUT = {"alexnet": (3, 96, 96), "vgg16": (3, 64, 64), "googlenet": (3, 64, 64), "resnet50": (3, 64, 64)}
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_traced_shapes_equal_a_real_forward_pass(name):
+    resolved = resolve_model(name, on_meta=False)
+    size = SMALL_INPUT.get(name, resolved.input_size)
+    expected = _real_leaf_shapes(resolved.module, torch.randn(2, *size))
+    report = cnnstat.analyze(name, size, batch=2)
+    traced = [(layer.name, layer.output_shape) for layer in report.layers if layer.is_module]
+    assert traced + [("<output>", report.output_shape)] == expected
+
+
+def test_unknown_model_suggests_near_names():
+    with pytest.raises(UnknownModelError, match="did you mean resnet50"):
+        resolve_model("resnet5")
+
+
+def test_torchvision_names_fall_through():
+    report = cnnstat.analyze("resnet18")
+    assert report.totals["params"] == 11_689_512
+
+
+def test_user_model_from_file(tmp_path):
+    path = tmp_path / "mine.py"
+    path.write_text(
+        "import torch.nn as nn\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))\n"
+    )
+    report = cnnstat.analyze(f"{path}:build", (3, 8, 8))
+    assert report.output_shape == (1, 2)
+    assert report.totals["params"] == 3 * 4 * 9 + 4 + 144 * 2 + 2
+
+
+def test_user_model_errors_are_cnnstat_errors(tmp_path):
+    with pytest.raises(ModelLoadError, match="no such file"):
+        resolve_model(str(tmp_path / "absent.py") + ":build")
+    (tmp_path / "odd.py").write_text("thing = 3\n")
+    with pytest.raises(ModelLoadError, match="not a module"):
+        resolve_model(str(tmp_path / "odd.py") + ":thing")
