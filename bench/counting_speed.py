@@ -48,11 +48,15 @@ def main() -> int:
     ours, _ = timed([*CNNSTAT, "flops", "resnet50"], repeats)
     ratio = ours / fvcore
     results.append(ratio <= 0.8)
-    print(f"resnet50 FLOPs: cnnstat {ours:.2f} s, fvcore one-liner {fvcore:.2f} s, ratio {ratio:.2f} (target <= 0.80) {verdict(ratio <= 0.8)}")
+    print(
+        f"resnet50 FLOPs: cnnstat {ours:.2f} s, fvcore one-liner {fvcore:.2f} s, ratio {ratio:.2f} (target <= 0.80) {verdict(ratio <= 0.8)}"
+    )
     # torch's Python meta kernels (addmm, batch_norm) import torch._dynamo on first use: a floor
     # for any meta-device tracer, which fvcore's one-liner pays too, through torchvision.ops.
     floor, _ = timed([PYTHON, "-c", "import torch, torch._dynamo"], repeats)
-    print(f"  floor: import torch + torch._dynamo {floor:.2f} s; cnnstat's own work {ours - floor:.2f} s, fvcore's {fvcore - floor:.2f} s")
+    print(
+        f"  floor: import torch + torch._dynamo {floor:.2f} s; cnnstat's own work {ours - floor:.2f} s, fvcore's {fvcore - floor:.2f} s"
+    )
 
     small, _ = timed([*CNNSTAT, "flops", "vgg16", "--input", "3x224x224"], repeats)
     # peak memory is measured in a separate child so the smaller runs cannot set the maximum
@@ -67,7 +71,9 @@ def main() -> int:
     torch_time, _ = timed([PYTHON, "-c", "import torch"], repeats)
     ratio = help_time / torch_time
     results.append(ratio <= 0.25)
-    print(f"cnnstat --help {help_time:.3f} s, import torch {torch_time:.3f} s, ratio {ratio:.2f} (target <= 0.25) {verdict(ratio <= 0.25)}")
+    print(
+        f"cnnstat --help {help_time:.3f} s, import torch {torch_time:.3f} s, ratio {ratio:.2f} (target <= 0.25) {verdict(ratio <= 0.25)}"
+    )
     return 0 if all(results) else 1
 
 

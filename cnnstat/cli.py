@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -63,7 +64,7 @@ class ConventionName(str, Enum):
 
 
 ModelArg = Annotated[str, typer.Argument(help="Zoo name (`cnnstat models`), torchvision name, pkg.module:attr or file.py:attr.")]
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="Input per sample, CxHxW or HxW; default: the model's own.")]
+InputOpt = Annotated[str | None, typer.Option("--input", "-i", help="Input per sample, CxHxW or HxW; default: the model's own.")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size; every count scales with it.")]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="table for people; json, csv or markdown for machines.")]
 ConventionOpt = Annotated[ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")]
@@ -175,6 +176,51 @@ def models(
     ]  # fmt: skip
     headers = ("Name", "Aliases", "Source", "Input", "Params", "MACs (published)")
     _stdout_console().print(build_table("Models", headers, table_rows, 3))
+
+
+@app.command()
+def check(
+    models: Annotated[list[str] | None, typer.Argument(help="Models to check (names as for summary).")] = None,
+    all_models: Annotated[bool, typer.Option("--all", help="Check every zoo model.")] = False,
+    input: InputOpt = None,
+    against: Annotated[
+        str, typer.Option("--against", help="Comma-separated references: fvcore,torch,torchvision,paper.")
+    ] = "fvcore,torch,torchvision,paper",
+    snapshot: Annotated[
+        Path | None, typer.Option("--snapshot", help="Folder of architecture snapshots to write or compare.")
+    ] = None,
+    update_snapshot: Annotated[
+        bool, typer.Option("--update-snapshot", help="Rewrite snapshots after an intended change.")
+    ] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Reconcile counts with fvcore, torch, torchvision and the papers; guard architectures with snapshots.
+
+    Exit 0 when everything agrees or is explained, 1 on any MISMATCH or snapshot change.
+    """
+    try:
+        code = _run_check(models or [], all_models, input, against, snapshot, update_snapshot, format)
+    except CnnstatError as error:
+        raise fail(str(error)) from None
+    raise typer.Exit(code)
+
+
+def _run_check(models: list[str], all_models: bool, input_text: str | None, against: str,
+               snapshot: Path | None, update: bool, fmt: OutputFormat) -> int:  # fmt: skip
+    from .check_command import run_check
+    from .shapes import parse_input
+
+    if all_models:
+        from .zoo import list_models
+
+        models = [*list_models(), *models]
+    if not models:
+        raise CnnstatError("name a model to check, or pass --all")
+    if fmt not in (OutputFormat.table, OutputFormat.json):
+        raise CnnstatError("check writes --format table or json")
+    references = tuple(ref.strip() for ref in against.split(",") if ref.strip() and ref.strip() != "none")
+    size = parse_input(input_text) if input_text else None
+    return run_check(models, size, references, snapshot, update, fmt.value)
 
 
 def main() -> None:

@@ -9,8 +9,8 @@ counter knows is reported as uncounted, never silently zero.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from torch import nn
 
@@ -213,20 +213,19 @@ def count_fused_attention(op: OpRecord) -> Counts:
     return Counts(macs=macs, elementwise=3 * scores, fvcore=0, fvcore_skipped=("scaled_dot_product_attention",))
 
 
-def _pool_counts(op: OpRecord, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...], dilation: tuple[int, ...]) -> Counts:
+def _pool_counts(
+    op: OpRecord, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...], dilation: tuple[int, ...]
+) -> Counts:
     x, out = _tensor(op, 0), op.outputs[0]
     dims = len(kernel)
     planes = math.prod(x.shape[:-dims])
     taps = math.prod(
-        valid_taps(x.shape[-dims + d], out.shape[-dims + d], kernel[d], stride[d], padding[d], dilation[d])
-        for d in range(dims)
+        valid_taps(x.shape[-dims + d], out.shape[-dims + d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(dims)
     )
     links = planes * taps
     formula_links = out.numel * math.prod(kernel)
     formula = f"{_square(kernel)}·{_square(out.shape[-dims:])}·{planes}"
-    return Counts(
-        elementwise=links, connections=links, formula_connections=formula_links, neurons=out.numel, formula=formula
-    )
+    return Counts(elementwise=links, connections=links, formula_connections=formula_links, neurons=out.numel, formula=formula)
 
 
 def _op_dims(op: OpRecord) -> int:
@@ -318,7 +317,17 @@ def count_softmax(op: OpRecord) -> Counts:
 _UPSAMPLE_FVCORE = {"upsample_nearest2d": 1, "upsample_bilinear2d": 4}
 
 
-@op_counter("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "upsample_linear1d", "upsample_bilinear2d", "upsample_bicubic2d", "upsample_trilinear3d", "_upsample_nearest_exact2d", "grid_sampler_2d")
+@op_counter(
+    "upsample_nearest1d",
+    "upsample_nearest2d",
+    "upsample_nearest3d",
+    "upsample_linear1d",
+    "upsample_bilinear2d",
+    "upsample_bicubic2d",
+    "upsample_trilinear3d",
+    "_upsample_nearest_exact2d",
+    "grid_sampler_2d",
+)
 def count_resample(op: OpRecord) -> Counts:
     out = op.outputs[0]
     fvcore = out.numel * (4 if op.op == "grid_sampler_2d" else _UPSAMPLE_FVCORE.get(op.op, 0))
@@ -327,12 +336,62 @@ def count_resample(op: OpRecord) -> Counts:
 
 # Ops that move or allocate data and compute nothing.
 _DATA_MOVEMENT = {
-    "cat", "stack", "clone", "copy_", "_to_copy", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
-    "new_zeros", "new_ones", "new_full", "zeros", "zeros_like", "ones", "ones_like", "full", "full_like", "fill_",
-    "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "replication_pad2d", "roll", "index", "index_select",
-    "gather", "scatter", "index_put", "index_put_", "slice_scatter", "select_scatter", "flip", "repeat", "lift_fresh",
-    "scalar_tensor", "arange", "contiguous", "_unsafe_index", "masked_select", "nonzero", "channel_shuffle",
-    "pixel_shuffle", "pixel_unshuffle", "_unsafe_view", "as_strided_", "resize_", "zero_", "tril", "triu", "native_dropout", "bernoulli_", "uniform_", "normal_", "_local_scalar_dense",
+    "cat",
+    "stack",
+    "clone",
+    "copy_",
+    "_to_copy",
+    "empty",
+    "empty_like",
+    "empty_strided",
+    "new_empty",
+    "new_empty_strided",
+    "new_zeros",
+    "new_ones",
+    "new_full",
+    "zeros",
+    "zeros_like",
+    "ones",
+    "ones_like",
+    "full",
+    "full_like",
+    "fill_",
+    "constant_pad_nd",
+    "reflection_pad1d",
+    "reflection_pad2d",
+    "replication_pad2d",
+    "roll",
+    "index",
+    "index_select",
+    "gather",
+    "scatter",
+    "index_put",
+    "index_put_",
+    "slice_scatter",
+    "select_scatter",
+    "flip",
+    "repeat",
+    "lift_fresh",
+    "scalar_tensor",
+    "arange",
+    "contiguous",
+    "_unsafe_index",
+    "masked_select",
+    "nonzero",
+    "channel_shuffle",
+    "pixel_shuffle",
+    "pixel_unshuffle",
+    "_unsafe_view",
+    "as_strided_",
+    "resize_",
+    "zero_",
+    "tril",
+    "triu",
+    "native_dropout",
+    "bernoulli_",
+    "uniform_",
+    "normal_",
+    "_local_scalar_dense",
 }
 
 
@@ -382,9 +441,7 @@ def layer_counter(module_type: type) -> Callable[[LayerCounter], LayerCounter]:
 
 def _unit_counts(links_per_unit: int, units: int, formula: str, op_counts: Counts) -> Counts:
     links = links_per_unit * units
-    return replace(
-        op_counts, connections=links, formula_connections=links, neurons=units, lenet=links, formula=formula
-    )
+    return replace(op_counts, connections=links, formula_connections=links, neurons=units, lenet=links, formula=formula)
 
 
 @layer_counter(Subsampling)

@@ -98,7 +98,9 @@ def footer_lines(report: Report) -> list[str]:
     return lines
 
 
-def build_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: int, total: tuple[str, ...] | None = None) -> Table:
+def build_table(
+    title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: int, total: tuple[str, ...] | None = None
+) -> Table:
     """A table whose last ``numeric`` columns are right-aligned and never truncated."""
     table = Table(title=title, title_justify="left")
     all_rows = rows + ([total] if total else [])

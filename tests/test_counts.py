@@ -112,9 +112,11 @@ def test_padded_conv_formula_overcounts_by_the_links_onto_padding():
     kernel=st.tuples(st.integers(1, 4), st.integers(1, 4)), stride=st.integers(1, 3), padding=st.integers(0, 3),
     dilation=st.integers(1, 2), bias=st.booleans(), height=st.integers(4, 9), width=st.integers(4, 9),
 )  # fmt: skip
-def test_conv_connections_equal_brute_force(in_per_group, out_per_group, groups, kernel, stride, padding, dilation, bias, height, width):
+def test_conv_connections_equal_brute_force(
+    in_per_group, out_per_group, groups, kernel, stride, padding, dilation, bias, height, width
+):
     effective = [dilation * (k - 1) + 1 for k in kernel]
-    if any(e > size + 2 * padding for e, size in zip(effective, (height, width))):
+    if any(e > size + 2 * padding for e, size in zip(effective, (height, width), strict=True)):
         return  # no output
     conv = nn.Conv2d(in_per_group * groups, out_per_group * groups, kernel, stride, padding, dilation, groups, bias)
     row = single_layer_report(conv, (conv.in_channels, height, width)).layers[0]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from torch import nn
@@ -24,7 +25,7 @@ class ModelEntry:
     """A zoo model: how to build it and what its source publishes about it."""
 
     name: str
-    builder: Callable[[], "nn.Module"]
+    builder: Callable[[], nn.Module]
     input_size: tuple[int, int, int]
     source: str
     aliases: tuple[str, ...] = ()
@@ -42,10 +43,10 @@ _ALIASES: dict[str, str] = {}
 
 def register_model(
     name: str, *, input_size: tuple[int, int, int], source: str, **published: object
-) -> Callable[[Callable[[], "nn.Module"]], Callable[[], "nn.Module"]]:
+) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
     """Record the decorated builder under ``name`` with its default input and published figures."""
 
-    def decorate(builder: Callable[[], "nn.Module"]) -> Callable[[], "nn.Module"]:
+    def decorate(builder: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
         entry = ModelEntry(name=name, builder=builder, input_size=input_size, source=source, **published)
         _REGISTRY[name] = entry
         for alias in entry.aliases:

@@ -58,9 +58,7 @@ def torchvision_figures(name: str) -> TorchvisionFigures | None:
         return None
     first = weights[0]
     crop = first.transforms.keywords.get("crop_size", 224)
-    return TorchvisionFigures(
-        num_params=first.meta["num_params"], gmacs=first.meta.get("_ops"), input_size=(3, crop, crop)
-    )
+    return TorchvisionFigures(num_params=first.meta["num_params"], gmacs=first.meta.get("_ops"), input_size=(3, crop, crop))
 
 
 def _instantiate(obj: Any, where: str) -> nn.Module:

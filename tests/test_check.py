@@ -1,0 +1,193 @@
+"""cnnstat check: references, explanations, snapshots, exit codes; a property test over random stacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_counts import brute_force_conv_links, brute_force_pool_links
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from cnnstat import counters
+from cnnstat.analysis import analyze_module
+from cnnstat.counters import Counts
+from cnnstat.crosscheck import AGREES, EXPLAINED, TOTAL, check_model
+from cnnstat.zoo import list_models
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+def test_check_all_passes_with_snapshots(cli):
+    result = cli("check", "--all", "--snapshot", str(SNAPSHOTS))
+    assert result.exit_code == 0, result.output
+    for name in list_models():
+        assert f"{name}: OK" in result.output
+        assert "unchanged" in result.output
+
+
+def test_explanations_account_for_the_whole_difference():
+    result = check_model("resnet50", against=("fvcore",))
+    total = next(c for c in result.comparisons if c.layer == TOTAL and c.quantity == "flops")
+    assert total.verdict == EXPLAINED and total.theirs == 4_111_512_576
+    assert total.ours + sum(delta for _, delta in total.rules) == total.theirs
+    rules = dict(total.rules)
+    assert rules["fvcore skips max_pool2d"] == -1_784_896  # 64·56·56 windows of 9 taps, minus the taps on padding
+    assert rules["fvcore skips add_"] == -5_519_360  # the 16 residual additions
+    assert rules["fvcore ignores bias"] == -1_000  # the fc bias; the convolutions have none
+
+
+def test_json_lists_every_comparison(cli):
+    document = json.loads(cli("check", "lenet5-1998", "--against", "paper", "-f", "json").output)
+    assert document[0]["ok"] is True
+    layers = {(c["layer"], c["quantity"]): c for c in document[0]["comparisons"]}
+    assert layers[("C3", "connections")]["theirs"] == 151_600
+    assert layers[("(model)", "trainable params")]["verdict"] == AGREES
+
+
+def test_a_broken_counter_is_a_mismatch_that_names_the_layer(cli, monkeypatch):
+    honest = counters.OP_COUNTERS["max_pool2d_with_indices"]
+
+    def off_by_one(op):
+        return honest(op) + Counts(fvcore=1)
+
+    monkeypatch.setitem(counters.OP_COUNTERS, "max_pool2d_with_indices", off_by_one)
+    result = cli("check", "fashion-cnn", "--against", "fvcore")
+    assert result.exit_code == 1
+    assert "MISMATCH" in result.output and "pool1" in result.output
+
+
+def test_a_mutated_model_fails_its_snapshot_with_a_diff(cli, tmp_path):
+    model_file = tmp_path / "net.py"
+    model_file.write_text(
+        "import torch.nn as nn\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 8, KERNEL), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 2))\n"
+        "KERNEL = 5\n"
+    )
+    snapshots = tmp_path / "snapshots"
+    spec = f"{model_file}:build"
+    first = cli("check", spec, "--input", "3x32x32", "--snapshot", str(snapshots))
+    assert first.exit_code == 0, first.output
+    assert "written" in first.output
+    model_file.write_text(model_file.read_text().replace("KERNEL = 5", "KERNEL = 3"))
+    changed = cli("check", spec, "--input", "3x32x32", "--snapshot", str(snapshots), "--against", "none")
+    assert changed.exit_code == 1
+    assert "layer 0: output_shape 1×8×28×28 → 1×8×30×30" in changed.output
+    assert "layer 0: params 608 → 224" in changed.output
+    updated = cli("check", spec, "--input", "3x32x32", "--snapshot", str(snapshots), "--against", "none", "--update-snapshot")
+    assert updated.exit_code == 0 and "updated" in updated.output
+    assert cli("check", spec, "--input", "3x32x32", "--snapshot", str(snapshots), "--against", "none").exit_code == 0
+
+
+def test_user_model_with_ops_fvcore_cannot_count_is_not_a_failure(cli, tmp_path):
+    model_file = tmp_path / "custom.py"
+    model_file.write_text(
+        "import torch, torch.nn as nn\n"
+        "class Gate(nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return x * torch.sigmoid(x)\n"
+        "def build():\n"
+        "    return nn.Sequential(nn.Conv2d(3, 4, 3), Gate(), nn.MaxPool2d(2))\n"
+    )
+    result = cli("check", f"{model_file}:build", "--input", "3x16x16", "--against", "fvcore,torch")
+    assert result.exit_code == 0, result.output
+    assert "fvcore skips sigmoid" in result.output and "Not counted by the reference" in result.output
+
+
+def test_usage_errors(cli):
+    assert cli("check").exit_code == 1
+    assert "unknown reference" in cli("check", "lenet", "--against", "nosuch").output
+
+
+# -- property test: random stacks -----------------------------------------------------------------
+
+
+@st.composite
+def stacks_with_input(draw):
+    channels, size = draw(st.integers(1, 3)), draw(st.integers(8, 14))
+    model = draw(_stack(channels, size))
+    return model, (channels, size, size)
+
+
+def _stack(channels: int, size: int):
+    @st.composite
+    def build(draw):
+        c, s = channels, size
+        layers = []
+        for _ in range(draw(st.integers(1, 4))):
+            kind = draw(st.sampled_from(["conv", "maxpool", "avgpool", "bn", "act"]))
+            if kind == "conv":
+                groups = draw(st.sampled_from([g for g in (1, 2) if c % g == 0]))
+                out = groups * draw(st.integers(1, 3))
+                kernel, stride, dilation = draw(st.integers(1, 4)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+                padding = draw(st.integers(0, 2))
+                if dilation * (kernel - 1) + 1 > s + 2 * padding:
+                    continue
+                layers.append(nn.Conv2d(c, out, kernel, stride, padding, dilation, groups, bias=draw(st.booleans())))
+                s, c = (s + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1, out
+            elif kind in ("maxpool", "avgpool"):
+                kernel = draw(st.integers(1, 3))
+                stride, padding, ceil = draw(st.integers(1, 2)), draw(st.integers(0, kernel // 2)), draw(st.booleans())
+                if kernel > s + 2 * padding:
+                    continue
+                pool = (nn.MaxPool2d if kind == "maxpool" else nn.AvgPool2d)(kernel, stride, padding, ceil_mode=ceil)
+                layers.append(pool)
+                s = pool(torch.zeros(1, 1, s, s)).shape[-1]
+            elif kind == "bn":
+                layers.append(nn.BatchNorm2d(c, affine=draw(st.booleans())))
+            else:
+                layers.append(draw(st.sampled_from([nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.Hardswish]))())
+        layers += [nn.Flatten(), nn.Linear(c * s * s, draw(st.integers(1, 5)))]
+        return nn.Sequential(*layers).eval()
+
+    return build()
+
+
+def _brute_force_links(model: nn.Sequential, input_shape: tuple[int, ...]) -> list[int]:
+    """Per-layer links by enumeration, walking a real forward pass for each layer's input size."""
+    links, x = [], torch.zeros(1, *input_shape)
+    for layer in model:
+        if isinstance(layer, nn.Conv2d):
+            links.append(brute_force_conv_links(layer, x.shape[2], x.shape[3]))
+        elif isinstance(layer, (nn.MaxPool2d, nn.AvgPool2d)):
+            links.append(brute_force_pool_links(layer, x.shape[1], x.shape[2], x.shape[3]))
+        elif isinstance(layer, nn.Linear):
+            links.append((layer.in_features + 1) * layer.out_features)
+        else:
+            links.append(0)
+        x = layer(x)
+    return links
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stacks_with_input())
+def test_random_stacks_agree_with_every_reference(stack_and_input):
+    from fvcore.nn import FlopCountAnalysis
+
+    model, input_shape = stack_and_input
+    x = torch.randn(1, *input_shape)
+    report = analyze_module(model, input_shape, name="stack")
+    # shapes: torch's own forward pass
+    expected, h = [], x
+    with torch.no_grad():
+        for layer in model:
+            h = layer(h)
+            expected.append(tuple(h.shape))
+    assert [layer.output_shape for layer in report.layers] == expected
+    # MACs: FlopCounterMode / 2
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    assert 2 * report.totals["macs"] == counter.get_total_flops()
+    # fvcore convention: fvcore itself, per module
+    analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    assert report.with_convention("fvcore").totals["flops"] == analysis.total()
+    by_module = analysis.by_module()
+    for layer in report.layers:
+        assert layer.fvcore == by_module[layer.module], layer.name
+    # connections: brute-force enumeration
+    assert [layer.connections for layer in report.layers] == _brute_force_links(model, input_shape)
