@@ -1,6 +1,6 @@
 """The model zoo: registered classics, torchvision's classifiers and users' own modules."""
 
-from . import lenet, classic  # noqa: F401,I001  (importing registers the models, LeNets first)
+from . import lenet, fashion, classic  # noqa: F401,I001  (importing registers the models, in listing order)
 from .registry import ModelEntry, PaperLayer, get_entry, list_models, register_model
 from .resolve import ResolvedModel, resolve_model, torchvision_classification_models, torchvision_figures
 

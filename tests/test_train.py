@@ -1,0 +1,188 @@
+"""Training and prediction end to end on small synthetic data; resume, Ctrl-C, DDP, GPU paths."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from fashion_fixtures import synthetic_split, write_csv_set, write_idx_set
+
+from cnnstat.checkpoint import load_checkpoint
+from cnnstat.data import load_fashion_mnist
+from cnnstat.devices import select_device
+from cnnstat.recipes import RECIPES, build_recipe
+from cnnstat.train import TrainConfig, TrainingInterrupted, prepare_batch, train
+
+QUICK = ("--epochs", "2", "--batch-size", "64", "--device", "cpu")
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx_set(folder, n_train=512, n_test=200)
+    return folder
+
+
+def test_classic_recipe_is_seed_000():
+    classic = RECIPES["classic"]
+    assert (classic.epochs, classic.batch_size, classic.lr, classic.optimizer) == (20, 256, 0.9, "sgd")
+    assert classic.init == "xavier" and classic.amp is False
+    assert build_recipe("fast", lr=0.5).lr == 0.5
+
+
+@pytest.mark.parametrize(
+    "input_size, shape", [((1, 28, 28), (4, 1, 28, 28)), ((1, 32, 32), (4, 1, 32, 32)), ((3, 64, 64), (4, 3, 64, 64))]
+)
+def test_images_are_adapted_to_the_model_input(input_size, shape):
+    images = torch.from_numpy(synthetic_split(4, 0)[0])
+    x = prepare_batch(images, input_size, RECIPES["classic"], None)
+    assert x.shape == shape
+    if input_size[1] == 32:  # zero-padded by 2, as in the 1998 paper
+        assert x[:, :, :2].abs().sum() == 0 and torch.equal(x[:, :, 2:30, 2:30], images.unsqueeze(1) / 255)
+
+
+def test_train_writes_every_artifact_and_learns(cli, data_dir, tmp_path):
+    out = tmp_path / "run"
+    result = cli("train", "fashion-fast", *QUICK, "--data", str(data_dir), "--out", str(out), "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    for name in ("metrics.csv", "metrics.json", "curves.png", "last.pt", "best.pt"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())["epochs"]
+    assert [m["epoch"] for m in metrics] == [1, 2, 3]
+    assert metrics[-1]["test_acc"] > 0.5  # the synthetic classes are easy; chance is 0.1
+    assert "Ankle boot" in result.output and "Confusion matrix" in result.output
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert set(state) >= {"model", "optimizer", "scheduler", "rng", "config", "metrics"}
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_train_reads_csv_and_respects_limit(cli, tmp_path):
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    write_csv_set(folder, n_train=300, n_test=50)
+    out = tmp_path / "run"
+    result = cli("train", "lenet5", *QUICK, "--data", str(folder), "--out", str(out), "--limit", "128")
+    assert result.exit_code == 0, result.output
+    assert "2 steps" in result.output  # 128 images, batch 64, padded to 32×32 for LeNet-5
+
+
+def _run(config: TrainConfig, data, out: Path, **kwargs):
+    return train(config, data, out, **kwargs)
+
+
+def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(data_dir, tmp_path):
+    data = load_fashion_mnist(data_dir)
+    config = TrainConfig("fashion-vgg", "best", build_recipe("best", epochs=3, batch_size=64), device="cpu", seed=3)
+    straight = _run(config, data, tmp_path / "straight")
+
+    def interrupt_in_epoch_2(event, fields):
+        if event == "epoch" and fields["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted, match="--resume --out"):
+        _run(config, data, tmp_path / "resumed", progress=interrupt_in_epoch_2)
+    assert load_checkpoint(tmp_path / "resumed" / "last.pt")["epoch"] == 1
+    resumed = _run(config, data, tmp_path / "resumed", resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["model"]
+    assert all(torch.equal(a[key], b[key]) for key in a)
+    for x, y in zip(straight.metrics, resumed.metrics, strict=True):
+        assert (x.train_loss, x.test_acc, x.lr) == (y.train_loss, y.test_acc, y.lr)
+
+
+def test_ctrl_c_exits_130_and_says_how_to_resume(cli, data_dir, tmp_path, monkeypatch):
+    import cnnstat.train as train_module
+
+    def interrupted_evaluate(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "evaluate", interrupted_evaluate)
+    result = cli("train", "fashion-fast", *QUICK, "--data", str(data_dir), "--out", str(tmp_path / "run"))
+    assert result.exit_code == 130
+    assert "Resume with: cnnstat train fashion-fast --resume --out" in result.output
+
+
+def test_resume_needs_a_run_folder(cli):
+    assert "--resume needs --out" in cli("train", "fashion-fast", "--resume").output
+
+
+def test_missing_data_is_one_line(cli, tmp_path):
+    result = cli("train", "fashion-fast", "--data", str(tmp_path))
+    assert result.exit_code == 1 and "apt-get install dataset-fashion-mnist" in result.output
+
+
+def test_predict_images_and_test_set(cli, data_dir, tmp_path):
+    from PIL import Image
+
+    out = tmp_path / "run"
+    assert cli("train", "fashion-fast", *QUICK, "--data", str(data_dir), "--out", str(out)).exit_code == 0
+    images, labels = synthetic_split(3, seed=1)
+    paths = []
+    for index, image in enumerate(images):
+        path = tmp_path / f"item{index}.png"
+        Image.fromarray(image).resize((56, 56)).save(path)  # any size is accepted
+        paths.append(str(path))
+    result = cli("predict", str(out), *paths)
+    assert result.exit_code == 0, result.output
+    assert all(Path(p).name in result.output for p in paths) and "%" in result.output
+    csv_path = tmp_path / "predictions.csv"
+    result = cli("predict", str(out / "best.pt"), "--test", "--data", str(data_dir), "--out", str(csv_path))
+    assert "test accuracy" in result.output
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == "id,label" and len(lines) == 201
+    assert cli("predict", str(out), str(tmp_path / "absent.png")).exit_code == 1
+    assert "not a cnnstat checkpoint" in cli("predict", str(csv_path)).output or cli("predict", str(csv_path)).exit_code == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_ddp_processes_finish_with_identical_weights(data_dir, tmp_path):
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+        "--master-port", str(_free_port()), "-m", "cnnstat", "train", "fashion-fast", *QUICK,
+        "--data", str(data_dir), "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    checksums = json.loads((out / "metrics.json").read_text())["weight_checksums"]
+    assert len(checksums) == 2 and checksums[0] == checksums[1]
+
+
+requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@requires_cuda
+def test_auto_device_picks_cuda_with_amp_and_channels_last():
+    setup = select_device("auto")
+    assert setup.device.type == "cuda" and setup.amp_dtype is not None and setup.channels_last
+
+
+@requires_cuda
+def test_training_on_cuda(data_dir, tmp_path):
+    data = load_fashion_mnist(data_dir)
+    config = TrainConfig("fashion-vgg", "fast", build_recipe("fast", epochs=1, batch_size=64), device="cuda")
+    result = train(config, data, tmp_path / "gpu")
+    assert "AMP" in result.device and result.metrics[0].test_acc > 0.1
+
+
+def test_cpu_device_and_unavailable_gpu():
+    setup = select_device("cpu")
+    assert setup.device.type == "cpu" and setup.amp_dtype is None and not setup.channels_last
+    if not torch.cuda.is_available():
+        from cnnstat.errors import CnnstatError
+
+        with pytest.raises(CnnstatError, match="no CUDA GPU"):
+            select_device("cuda")
