@@ -179,6 +179,7 @@ def models(
 
 
 @app.command()
+@user_errors
 def check(
     models: Annotated[list[str] | None, typer.Argument(help="Models to check (names as for summary).")] = None,
     all_models: Annotated[bool, typer.Option("--all", help="Check every zoo model.")] = False,
@@ -198,11 +199,7 @@ def check(
 
     Exit 0 when everything agrees or is explained, 1 on any MISMATCH or snapshot change.
     """
-    try:
-        code = _run_check(models or [], all_models, input, against, snapshot, update_snapshot, format)
-    except CnnstatError as error:
-        raise fail(str(error)) from None
-    raise typer.Exit(code)
+    raise typer.Exit(_run_check(models or [], all_models, input, against, snapshot, update_snapshot, format))
 
 
 def _run_check(models: list[str], all_models: bool, input_text: str | None, against: str,
@@ -295,6 +292,35 @@ def predict(
         sys.stdout.write(result + "\n")
     else:
         _stdout_console().print(result)
+
+
+@app.command()
+@user_errors
+def bench(
+    models: Annotated[list[str], typer.Argument(help="One or more models (names as for summary).")],
+    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = Device.auto,
+    mode: Annotated[str, typer.Option(help="infer: forward pass; train: forward + backward + optimizer step.")] = "infer",
+    batch_size: Annotated[str, typer.Option("--batch-size", help="Comma-separated batch sizes.")] = "1,32,256",
+    input: InputOpt = None,
+    amp: Annotated[bool, typer.Option("--amp", help="Mixed precision (CUDA: bf16/fp16; CPU: bf16 where native).")] = False,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model first.")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads; default: every core.")] = None,
+    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Seconds of timing per measurement.")] = 1.0,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table, json or csv.")] = OutputFormat.table,
+    baseline: Annotated[Path | None, typer.Option(help="Earlier --format json output to compare with.")] = None,
+) -> None:
+    """Time inference or training; images/s, GFLOP/s from the counted FLOPs, share of peak, memory."""
+    from .bench_command import run_bench_command
+    from .shapes import parse_input
+
+    try:
+        sizes = tuple(int(part) for part in batch_size.split(",") if part.strip())
+    except ValueError:
+        raise fail(f"cannot read --batch-size {batch_size!r}: expected numbers separated by commas, e.g. 1,32,256") from None
+    run_bench_command(models, device=device.value, mode=mode, batch_sizes=sizes, input_size=parse_input(input) if input else None,
+                      amp=amp, channels_last=channels_last, compile=compile, threads=threads, min_time=min_time,
+                      fmt=format.value, baseline=baseline)  # fmt: skip
 
 
 def main() -> None:

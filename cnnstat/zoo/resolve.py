@@ -136,6 +136,19 @@ def _build(name: str) -> ResolvedModel:
     raise UnknownModelError(f"unknown model {name!r}{suggest(name)}")
 
 
+def output_features(module: nn.Module, input_size: tuple[int, ...]) -> int:
+    """Width of a model's output, from one eval-mode forward pass (batch norm statistics untouched)."""
+    import torch
+
+    was_training = module.training
+    module.eval()
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    with torch.no_grad():
+        width = int(module(torch.zeros(1, *input_size, device=device)).shape[-1])
+    module.train(was_training)
+    return width
+
+
 def resolve_model(name: str, *, on_meta: bool = True) -> ResolvedModel:
     """Build the model ``name`` (zoo name, alias, torchvision name or import path) in eval mode.
 

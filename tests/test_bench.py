@@ -1,0 +1,92 @@
+"""cnnstat bench: figures tied to the counted FLOPs, JSON with the environment, baselines, GPU paths."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import torch
+
+import cnnstat
+from cnnstat import bench as bench_module
+from cnnstat.bench import BenchOptions, compare_baseline, run_bench
+
+QUICK = BenchOptions(device="cpu", batch_sizes=(1, 4), min_time=0.05)
+
+
+@pytest.fixture(autouse=True)
+def peak_cache_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def test_figures_follow_from_the_timing_and_the_counts():
+    report = run_bench(["lenet5"], QUICK)
+    assert [r.batch_size for r in report.results] == [1, 4]
+    for result in report.results:
+        macs = cnnstat.analyze("lenet5", batch=result.batch_size, convention="macs").totals["macs"]
+        assert result.flops_per_batch == 2 * macs
+        assert result.images_per_s == pytest.approx(result.batch_size / result.median_s)
+        assert result.gflops_per_s == pytest.approx(result.flops_per_batch / result.median_s / 1e9)
+        assert result.p10_s <= result.median_s <= result.p90_s
+        assert 0 < result.share_of_peak == pytest.approx(result.gflops_per_s / result.peak_gflops)
+    assert report.environment["threads"] == os.cpu_count()  # every core unless told otherwise
+
+
+def test_training_mode_counts_three_forward_passes():
+    infer = run_bench(["fashion-fast"], BenchOptions(device="cpu", batch_sizes=(8,), min_time=0.05))
+    train = run_bench(["fashion-fast"], BenchOptions(device="cpu", mode="train", batch_sizes=(8,), min_time=0.05))
+    assert train.results[0].flops_per_batch == 3 * infer.results[0].flops_per_batch
+
+
+def test_the_peak_probe_is_cached(tmp_path):
+    run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
+    cache = json.loads((tmp_path / "cache" / "cnnstat" / "peak.json").read_text())
+    assert len(cache) == 1 and next(iter(cache.values())) > 0
+
+
+def test_json_carries_the_environment(cli):
+    result = cli("bench", "lenet5", "--device", "cpu", "--batch-size", "2", "--min-time", "0.05", "--threads", "1", "-f", "json")
+    document = json.loads(result.stdout)
+    assert {"torch", "device", "threads", "dtype"} <= set(document["environment"])
+    assert document["environment"]["threads"] == 1
+    assert document["results"][0]["batch_size"] == 2
+
+
+def test_baseline_marks_changes_beyond_the_spread(tmp_path):
+    report = run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(4,), min_time=0.05))
+    document = json.loads(report.to_json())
+    for factor, verdict in ((0.1, "faster"), (10.0, "slower")):
+        document["results"][0]["images_per_s"] = report.results[0].images_per_s * factor
+        path = tmp_path / f"baseline-{factor}.json"
+        path.write_text(json.dumps(document))
+        assert compare_baseline(report, path)[0].verdict == verdict
+    path = tmp_path / "same.json"
+    path.write_text(report.to_json())
+    assert compare_baseline(report, path)[0].verdict == "unchanged"
+
+
+def test_amp_that_does_not_apply_says_so_in_one_line(monkeypatch):
+    monkeypatch.setattr(bench_module, "cpu_has_native_bf16", lambda: False)
+    monkeypatch.setattr("cnnstat.devices.cpu_has_native_bf16", lambda: False)
+    report = run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05, amp=True))
+    assert report.notes == ["--amp: not applied (this CPU has no native bf16); timing float32"]
+    assert report.environment["dtype"] == "float32"
+
+
+def test_compile_runs_or_notes():
+    report = run_bench(["fashion-fast"], BenchOptions(device="cpu", batch_sizes=(2,), min_time=0.05, compile=True))
+    assert report.results[0].images_per_s > 0
+    assert report.environment["compile"] or any("--compile" in note for note in report.notes)
+
+
+def test_usage_errors(cli):
+    assert "expected numbers separated by commas" in cli("bench", "lenet5", "--batch-size", "a,b").output
+    assert cli("bench", "lenet5", "--mode", "fly", "--device", "cpu").exit_code == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_with_amp_and_channels_last():
+    report = run_bench(["resnet18"], BenchOptions(device="cuda", batch_sizes=(8,), amp=True, channels_last=True, min_time=0.2))
+    assert report.environment["device_type"] == "cuda" and report.environment["amp"]
+    assert report.results[0].peak_memory_bytes > 0
