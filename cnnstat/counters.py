@@ -135,6 +135,19 @@ def _optional_tensor(op: OpRecord, index: int) -> TensorMeta | None:
     return value if isinstance(value, TensorMeta) else None
 
 
+def _weighted_op(macs: int, bias_ops: int, links: int, neurons: int, formula: str) -> Counts:
+    """A convolution or matrix product: fvcore counts its MACs, the seed's formula every tap plus the bias."""
+    return Counts(
+        macs=macs,
+        elementwise=bias_ops,
+        fvcore=macs,
+        connections=links + bias_ops,
+        formula_connections=macs + bias_ops,
+        neurons=neurons,
+        formula=formula,
+    )
+
+
 @op_counter("convolution", "_convolution")
 def count_convolution(op: OpRecord) -> Counts:
     x, w, bias = _tensor(op, 0), _tensor(op, 1), _optional_tensor(op, 2)
@@ -157,15 +170,7 @@ def count_convolution(op: OpRecord) -> Counts:
     in_per_group, out_channels = (w.shape[0] // groups, w.shape[1] * groups) if transposed else (w.shape[1], w.shape[0])
     plus = "+1" if has_bias else ""
     formula = f"{_batch_prefix(batch)}({in_per_group}·{_square(kernel)}{plus})·{out_channels}·{_square(out.shape[2:])}"
-    return Counts(
-        macs=macs,
-        elementwise=bias_links,
-        fvcore=macs,
-        connections=links + bias_links,
-        formula_connections=macs + bias_links,
-        neurons=out.numel,
-        formula=formula,
-    )
+    return _weighted_op(macs, bias_links, links, out.numel, formula)
 
 
 def _matmul_counts(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta | None) -> Counts:
@@ -176,15 +181,7 @@ def _matmul_counts(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta 
     rows = out.numel // out.shape[-1]
     plus = "+1" if bias is not None else ""
     formula = f"{_batch_prefix(rows)}({inner}{plus})·{out.shape[-1]}"
-    return Counts(
-        macs=macs,
-        elementwise=bias_ops,
-        fvcore=macs,
-        connections=macs + bias_ops,
-        formula_connections=macs + bias_ops,
-        neurons=out.numel,
-        formula=formula,
-    )
+    return _weighted_op(macs, bias_ops, macs, out.numel, formula)
 
 
 @op_counter("addmm", "baddbmm")

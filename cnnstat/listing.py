@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from typing import Any
 
 from .shapes import format_shape
@@ -10,8 +11,6 @@ from .zoo import get_entry, list_models, resolve_model, torchvision_classificati
 
 def model_rows(pattern: str = "*", *, include_torchvision: bool = False) -> list[dict[str, Any]]:
     """One dict per model: name, aliases, input, params (counted on meta), published MACs, source."""
-    import fnmatch
-
     rows = []
     for name in list_models(pattern):
         entry = get_entry(name)

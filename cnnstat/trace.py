@@ -183,8 +183,8 @@ class _Tracer(TorchDispatchMode):
         if owner not in self.owners_with_rows and self.stack:
             params = _param_records(self.stack[-1], owner, False, self.seen_params)
         name = f"{owner}.{func_name}" if owner else func_name
-        self.row = _OpenRow(name, func_name, owner.count(".") + 2 if owner else 1, owner, False, _first_shape(args))
-        self.row.params = params
+        depth = owner.count(".") + 2 if owner else 1
+        self.row = _OpenRow(name, func_name, depth, owner, False, _first_shape(args), params=params)
         return self.row
 
     def close_call(self, row: _OpenRow, output: Any) -> None:

@@ -24,7 +24,7 @@ from .data import FashionMNIST, Split
 from .devices import DeviceSetup, select_device
 from .errors import CheckpointError, CnnstatError
 from .recipes import Recipe
-from .zoo import resolve_model
+from .zoo import output_features, resolve_model
 
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics in [0, 1]
 
@@ -182,7 +182,7 @@ def train(
     if dist.world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
-    setup = select_device(config.device, amp=hyper.amp)
+    setup = select_device(config.device, amp=hyper.amp, channels_last=hyper.channels_last)
     if setup.device.type == "cuda":
         setup = DeviceSetup(torch.device("cuda", dist.local_rank), setup.amp_dtype, setup.channels_last)
         torch.cuda.set_device(setup.device)
@@ -191,11 +191,11 @@ def train(
     resolved = resolve_model(config.model, on_meta=False)
     if resolved.input_size is None:
         raise CnnstatError(f"{config.model} has no default input size; give it an input_size attribute")
-    if getattr(resolved.entry, "num_classes", 10) != 10 and resolved.entry is not None:
-        report(
-            "warning",
-            {"message": f"{config.model} has {resolved.entry.num_classes} outputs; classes 10 and above are never right"},
-        )
+    outputs = output_features(resolved.module, resolved.input_size)
+    if outputs < 10:
+        raise CnnstatError(f"{config.model} has {outputs} outputs; Fashion-MNIST has 10 classes")
+    if outputs > 10:
+        report("warning", {"message": f"{config.model} has {outputs} outputs; only the first 10 are Fashion-MNIST's classes"})
     if resolved.input_size[1:] not in ((28, 28), (32, 32)):
         report(
             "warning", {"message": f"{config.model} takes {resolved.input_size}: images are resized, which costs much CPU time"}

@@ -186,3 +186,22 @@ def test_cpu_device_and_unavailable_gpu():
 
         with pytest.raises(CnnstatError, match="no CUDA GPU"):
             select_device("cuda")
+
+
+def test_models_with_too_few_outputs_are_refused_and_wider_ones_warned(cli, data_dir, tmp_path):
+    model_file = tmp_path / "heads.py"
+    model_file.write_text(
+        "import torch.nn as nn\n"
+        "class Narrow(nn.Sequential):\n"
+        "    input_size = (1, 28, 28)\n"
+        "    def __init__(self):\n"
+        "        super().__init__(nn.Flatten(), nn.Linear(784, 5))\n"
+        "class Wide(nn.Sequential):\n"
+        "    input_size = (1, 28, 28)\n"
+        "    def __init__(self):\n"
+        "        super().__init__(nn.Flatten(), nn.Linear(784, 12))\n"
+    )
+    narrow = cli("train", f"{model_file}:Narrow", *QUICK, "--data", str(data_dir), "--out", str(tmp_path / "n"))
+    assert narrow.exit_code == 1 and "has 5 outputs; Fashion-MNIST has 10 classes" in narrow.output
+    wide = cli("train", f"{model_file}:Wide", *QUICK, "--data", str(data_dir), "--out", str(tmp_path / "w"))
+    assert wide.exit_code == 0 and "has 12 outputs; only the first 10" in wide.output

@@ -20,7 +20,11 @@ def fashion_fast() -> nn.Module:
 
 @register_model("fashion-vgg", input_size=(1, 28, 28), source="cnnstat", num_classes=10)
 def fashion_vgg() -> nn.Module:
-    """A small VGG-style net with batch norm and global average pooling, for the `best` recipe."""
+    """A small VGG-style net with batch norm and a flattened 7×7 head, for the `best` recipe.
+
+    The head keeps where on the garment a feature is: with global average pooling instead, the
+    same convolutions reached 92.6% rather than 93.6% in the same 14-15 epochs.
+    """
     return nn.Sequential(
         *conv_bn_relu(1, 32),
         nn.MaxPool2d(2),
@@ -28,8 +32,7 @@ def fashion_vgg() -> nn.Module:
         *conv_bn_relu(64, 64),
         nn.MaxPool2d(2),
         *conv_bn_relu(64, 128),
-        nn.AdaptiveAvgPool2d(1),
         nn.Flatten(),
-        nn.Dropout(0.2),
-        nn.Linear(128, 10),
+        nn.Dropout(0.3),
+        nn.Linear(128 * 7 * 7, 10),
     )
