@@ -29,6 +29,7 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [m.epoch for m in metrics]
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
@@ -39,6 +40,7 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
     acc_axis.plot(epochs, [100 * m.test_acc for m in metrics], marker="o", label="test")
     acc_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for axis in (loss_axis, acc_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(title)
