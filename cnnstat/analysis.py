@@ -101,8 +101,12 @@ def _check_convention(convention: str) -> None:
         raise CnnstatError(f"unknown convention {convention!r}; choose one of {', '.join(CONVENTIONS)}")
 
 
+# LayerCounts fields that come straight from the counters' Counts.
+_COUNTED_FIELDS = ("macs", "elementwise", "fvcore", "lenet", "connections", "formula_connections", "neurons",
+                   "formula", "uncounted", "fvcore_skipped")  # fmt: skip
+
+
 def _layer_counts(record: Any, counts: Any) -> LayerCounts:
-    params = sum(p.numel for p in record.params)
     return LayerCounts(
         name=record.name,
         type=record.type,
@@ -111,19 +115,10 @@ def _layer_counts(record: Any, counts: Any) -> LayerCounts:
         is_module=record.is_module,
         input_shape=record.input_shape,
         output_shape=record.output_shape,
-        params=params,
+        params=sum(p.numel for p in record.params),
         trainable_params=sum(p.numel for p in record.params if p.trainable),
         param_bytes=sum(p.nbytes for p in record.params),
-        macs=counts.macs,
-        elementwise=counts.elementwise,
-        fvcore=counts.fvcore,
-        lenet=counts.lenet,
-        connections=counts.connections,
-        formula_connections=counts.formula_connections,
-        neurons=counts.neurons,
-        formula=counts.formula,
-        uncounted=counts.uncounted,
-        fvcore_skipped=counts.fvcore_skipped,
+        **{name: getattr(counts, name) for name in _COUNTED_FIELDS},
     )
 
 
