@@ -9,7 +9,6 @@ from pathlib import Path
 
 from rich.console import Console
 
-from .analysis import analyze
 from .crosscheck import MISMATCH, NOT_COUNTED, TOTAL, ModelCheck, check_model
 from .render import build_table
 from .snapshot import SnapshotResult, compare_snapshot
@@ -52,7 +51,7 @@ def run_check(models: list[str], input_size: tuple[int, ...] | None, references:
             result = check_model(name, input_size, references)
             snap: SnapshotResult | None = None
             if snapshot is not None:
-                snap = compare_snapshot(analyze(name, input_size), snapshot, update)
+                snap = compare_snapshot(result.report, snapshot, update)
         failed |= not result.ok or (snap is not None and snap.status == "changed")
         if fmt == "json":
             documents.append({

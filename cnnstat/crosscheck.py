@@ -53,6 +53,7 @@ class ModelCheck:
 
     model: str
     input_shape: tuple[int, ...]
+    report: Report
     comparisons: list[Comparison] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
 
@@ -263,11 +264,6 @@ def check_paper(resolved: ResolvedModel, report: Report) -> list[Comparison]:
     return comparisons
 
 
-def _small_input(input_size: tuple[int, ...]) -> tuple[int, ...]:
-    """The input for the real forward pass: the model's own, for the small nets; 2 samples."""
-    return (2, *input_size)
-
-
 def check_model(name: str, input_size: tuple[int, ...] | None = None, against: tuple[str, ...] = REFERENCES) -> ModelCheck:
     """Every comparison for one model against the chosen references."""
     unknown = set(against) - set(REFERENCES)
@@ -279,7 +275,7 @@ def check_model(name: str, input_size: tuple[int, ...] | None = None, against: t
         raise CnnstatError(f"{name} has no default input; pass --input CxHxW")
     shape = (1, *size)
     report = analyze_module(meta.module, size, name=meta.name)
-    result = ModelCheck(meta.name, shape)
+    result = ModelCheck(meta.name, shape, report)
     needs_real = {"fvcore", "torch"} & set(against)
     real = None
     if needs_real:
@@ -291,7 +287,8 @@ def check_model(name: str, input_size: tuple[int, ...] | None = None, against: t
         except Exception as error:  # fvcore's jit trace fails on some models; say so, don't crash
             result.unavailable["fvcore"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
     if "torch" in against:
-        result.comparisons += check_torch(meta.module, shape, report, real, _small_input(size))
+        # shapes from a real forward pass of two samples at the checked input
+        result.comparisons += check_torch(meta.module, shape, report, real, (2, *size))
     if "torchvision" in against:
         result.comparisons += check_torchvision(meta, report)
     if "paper" in against:
