@@ -20,9 +20,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .atomic import write_atomically
 from .devices import DeviceSetup, cpu_has_native_bf16, select_device
 from .errors import CnnstatError
-from .snapshot import write_atomically
 from .zoo import output_features, resolve_model
 
 MODES = ("infer", "train")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .analysis import Report
+from .atomic import write_atomically
 from .errors import CnnstatError
 
 SNAPSHOT_FIELDS = ("type", "input_shape", "output_shape", "params", "trainable_params", "macs", "elementwise",
@@ -78,19 +77,6 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return "×".join(map(str, value))
     return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def compare_snapshot(report: Report, directory: Path, update: bool = False) -> SnapshotResult:

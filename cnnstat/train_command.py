@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .atomic import write_atomically
 from .checkpoint import load_checkpoint
 from .data import CLASSES, FashionMNIST, load_fashion_mnist
-from .errors import DataError
+from .devices import select_device
+from .errors import CnnstatError, DataError
 from .recipes import build_recipe
 from .train import Distributed, TrainConfig, TrainResult, evaluate, prepare_batch, train
 from .train_report import confusion_table, per_class_table, plot_curves, write_metrics
@@ -70,8 +72,6 @@ class ProgressPrinter:
 def run_train(model: str, recipe: str, overrides: dict[str, Any], *, device: str, seed: int, limit: int | None,
               out: Path | None, resume: bool, data_dir: Path | None, download: bool) -> TrainResult:  # fmt: skip
     """Load the data, train, write metrics, curves and checkpoints, print the summary tables."""
-    from .errors import CnnstatError
-
     dist = Distributed.from_env()
     err = Console(stderr=True, highlight=False, quiet=not dist.main)
     if resume and out is None:
@@ -129,9 +129,6 @@ def run_predict(
     checkpoint: Path, images: list[Path], *, test: bool, out_csv: Path | None, data_dir: Path | None, invert: bool
 ) -> Table | str:
     """Class and probability per image, or test-set accuracy (and a submission CSV)."""
-    from .errors import CnnstatError
-    from .snapshot import write_atomically
-
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
     resolved = resolve_model(config.model, on_meta=False)
@@ -139,8 +136,6 @@ def run_predict(
     model = resolved.module.eval()
     input_size = tuple(state["input_size"])
     if test:
-        from .devices import select_device
-
         data = load_fashion_mnist(data_dir)
         _, accuracy, confusion = evaluate(model, data.test, input_size, config.hyper, select_device("cpu"))
         lines = f"test accuracy {100 * accuracy:.2f}% on {len(data.test):,} images ({checkpoint})"

@@ -9,8 +9,8 @@ from pathlib import Path
 import torch
 from rich.table import Table
 
+from .atomic import atomic_path, write_atomically
 from .data import CLASSES
-from .snapshot import write_atomically
 from .train import EpochMetrics
 
 
@@ -46,10 +46,9 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
     figure.suptitle(title)
     figure.tight_layout()
     path = out / "curves.png"
-    temporary = out / ".curves.png.tmp"
-    figure.savefig(temporary, dpi=100, format="png")
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
     plt.close(figure)
-    temporary.replace(path)
     return path
 
 
