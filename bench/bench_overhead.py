@@ -71,7 +71,7 @@ def main() -> int:
     print(f"per round, bare: {', '.join(f'{v:.1f}' for v in bare_runs)}; cnnstat: {', '.join(f'{v:.1f}' for v in ours)} img/s")
     print(f"{args.model} batch {args.batch}, {threads} threads: bare loop {statistics.median(bare_runs):,.1f} img/s, "
           f"cnnstat bench {statistics.median(ours):,.1f} img/s (medians of {args.rounds} rounds), ratio {ratio:.3f}, "
-        f"median of per-round ratios {paired:.3f} "
+          f"median of per-round ratios {paired:.3f} "
           f"(target: both within 3%) {'PASS' if ok else 'FAIL'}; round-to-round spread (IQR) of the bare loop {100 * noise:.1f}%")  # fmt: skip
     one = statistics.median(cnnstat(args.model, args.batch, 1, args.min_time) for _ in range(3))
     every = statistics.median(cnnstat(args.model, args.batch, threads, args.min_time) for _ in range(3))
