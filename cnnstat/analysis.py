@@ -38,7 +38,6 @@ class LayerCounts:
     neurons: int
     formula: str
     uncounted: tuple[str, ...]
-    fvcore_skipped: tuple[str, ...]
 
 
 TOTAL_FIELDS = ("params", "trainable_params", "param_bytes", "macs", "elementwise", "fvcore", "lenet",
@@ -103,7 +102,7 @@ def _check_convention(convention: str) -> None:
 
 # LayerCounts fields that come straight from the counters' Counts.
 _COUNTED_FIELDS = ("macs", "elementwise", "fvcore", "lenet", "connections", "formula_connections", "neurons",
-                   "formula", "uncounted", "fvcore_skipped")  # fmt: skip
+                   "formula", "uncounted")  # fmt: skip
 
 
 def _layer_counts(record: Any, counts: Any) -> LayerCounts:

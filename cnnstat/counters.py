@@ -40,7 +40,6 @@ class Counts:
     lenet: int = 0
     formula: str = ""
     uncounted: tuple[str, ...] = ()
-    fvcore_skipped: tuple[str, ...] = ()
 
     def __add__(self, other: Counts) -> Counts:
         return Counts(
@@ -53,7 +52,6 @@ class Counts:
             self.lenet + other.lenet,
             " + ".join(f for f in (self.formula, other.formula) if f),
             self.uncounted + tuple(u for u in other.uncounted if u not in self.uncounted),
-            self.fvcore_skipped + tuple(s for s in other.fvcore_skipped if s not in self.fvcore_skipped),
         )
 
 
@@ -207,7 +205,7 @@ def count_fused_attention(op: OpRecord) -> Counts:
     scores = math.prod(batch) * length * source
     macs = scores * (embed + v.shape[-1])
     # fvcore has no handle for scaled_dot_product_attention: it skips it.
-    return Counts(macs=macs, elementwise=3 * scores, fvcore=0, fvcore_skipped=("scaled_dot_product_attention",))
+    return Counts(macs=macs, elementwise=3 * scores, fvcore=0)
 
 
 def _pool_counts(
@@ -411,11 +409,9 @@ def _count_op_cost(op: OpRecord) -> Counts:
 
 
 def count_op(op: OpRecord) -> Counts:
-    """The counts of one aten op, with its seed-004 FLOPs and what fvcore leaves out of it."""
+    """The counts of one aten op, with its seed-004 FLOPs."""
     counts = _count_op_cost(op)
-    lenet = counts.formula_connections if counts.neurons else counts.elementwise
-    skipped = (op.call or op.op,) if counts.fvcore == 0 and (counts.macs or counts.elementwise) else ()
-    return replace(counts, lenet=lenet, fvcore_skipped=counts.fvcore_skipped or skipped)
+    return replace(counts, lenet=counts.formula_connections if counts.neurons else counts.elementwise)
 
 
 # ---------------------------------------------------------------------------------------------
