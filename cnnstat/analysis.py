@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from .conventions import CONVENTIONS, DEFAULT_CONVENTION, flops
 from .counters import count_layer
 from .errors import CnnstatError, InputShapeError
-from .trace import trace
+from .trace import Trace, trace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -128,7 +128,11 @@ def analyze_module(
     _check_convention(convention)
     if batch < 1:
         raise InputShapeError(f"--batch must be at least 1, got {batch}")
-    traced = trace(module, (batch, *input_size))
+    return report_from_trace(trace(module, (batch, *input_size)), module, name=name, convention=convention)
+
+
+def report_from_trace(traced: Trace, module: nn.Module, *, name: str, convention: str = DEFAULT_CONVENTION) -> Report:
+    """Count the layers of a trace already taken of ``module``."""
     modules = dict(module.named_modules())
     layers = tuple(
         _layer_counts(record, count_layer(record, modules.get(record.module_name) if record.is_module else None))

@@ -18,10 +18,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .analysis import Report, analyze_module
+from .analysis import Report, report_from_trace
 from .counters import Counts, count_op
 from .errors import CnnstatError
-from .trace import OpRecord, trace
+from .trace import OpRecord, Trace, trace
 from .zoo import ResolvedModel, resolve_model, torchvision_figures
 
 REFERENCES = ("fvcore", "torch", "torchvision", "paper")
@@ -114,10 +114,10 @@ class _ModuleLedger:
     rules: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-def _ledgers(module: nn.Module, input_shape: tuple[int, ...], reference: FlopReference) -> dict[str, _ModuleLedger]:
+def _ledgers(traced: Trace, reference: FlopReference) -> dict[str, _ModuleLedger]:
     """Per module (every ancestor too): the base count and each rule's share of the gap."""
     ledgers: dict[str, _ModuleLedger] = defaultdict(_ModuleLedger)
-    for layer in trace(module, input_shape).layers:
+    for layer in traced.layers:
         parts = layer.module_name.split(".") if layer.module_name else []
         prefixes = [".".join(parts[:depth]) for depth in range(len(parts) + 1)]
         for op in layer.ops:
@@ -144,37 +144,37 @@ def _flop_comparisons(reference: str, ledgers: dict[str, _ModuleLedger], theirs:
         yield Comparison(reference, "flops", name or TOTAL, ledger.base, value, verdict, rules)
 
 
-def check_fvcore(real: nn.Module, input_shape: tuple[int, ...], meta: nn.Module) -> list[Comparison]:
+def check_fvcore(real: nn.Module, traced: Trace) -> list[Comparison]:
     """fvcore's by_module() on the real model beside cnnstat's fvcore base, per module."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # fvcore's use of torch.jit is deprecated, not ours
         from fvcore.nn import FlopCountAnalysis
 
-        analysis = FlopCountAnalysis(real, torch.randn(input_shape))
+        analysis = FlopCountAnalysis(real, torch.randn(traced.input_shape))
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
         theirs = {name: int(value) for name, value in analysis.by_module().items()}
-    comparisons = list(_flop_comparisons("fvcore", _ledgers(meta, input_shape, FLOP_REFERENCES["fvcore"]), theirs))
+    comparisons = list(_flop_comparisons("fvcore", _ledgers(traced, FLOP_REFERENCES["fvcore"]), theirs))
     for op, calls in sorted(analysis.unsupported_ops().items()):
         comparisons.append(Comparison("fvcore", "unsupported op", op, "", calls, NOT_COUNTED))
     return comparisons
 
 
 def check_torch(
-    meta: nn.Module, input_shape: tuple[int, ...], report: Report, real: nn.Module, small_shape: tuple[int, ...]
+    meta: nn.Module, traced: Trace, report: Report, real: nn.Module, small_shape: tuple[int, ...]
 ) -> list[Comparison]:
     """FlopCounterMode per module (on meta), parameter count, and shapes from a real forward pass."""
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        meta(torch.zeros(input_shape, device="meta"))
+        meta(torch.zeros(traced.input_shape, device="meta"))
     root = type(meta).__name__
     theirs = {}
     for key, per_op in counter.get_flop_counts().items():
         if key == "Global":
             continue
         theirs["" if key == root else key.removeprefix(root + ".")] = int(sum(per_op.values()))
-    comparisons = list(_flop_comparisons("torch", _ledgers(meta, input_shape, FLOP_REFERENCES["torch"]), theirs))
+    comparisons = list(_flop_comparisons("torch", _ledgers(traced, FLOP_REFERENCES["torch"]), theirs))
     params = sum(p.numel() for p in real.parameters())
     ours = report.totals["params"]
     comparisons.append(Comparison("torch", "params", TOTAL, ours, params, AGREES if ours == params else MISMATCH))
@@ -274,7 +274,8 @@ def check_model(name: str, input_size: tuple[int, ...] | None = None, against: t
     if size is None:
         raise CnnstatError(f"{name} has no default input; pass --input CxHxW")
     shape = (1, *size)
-    report = analyze_module(meta.module, size, name=meta.name)
+    traced = trace(meta.module, shape)  # one trace serves the report and every FLOP reference
+    report = report_from_trace(traced, meta.module, name=meta.name)
     result = ModelCheck(meta.name, shape, report)
     needs_real = {"fvcore", "torch"} & set(against)
     real = None
@@ -283,12 +284,12 @@ def check_model(name: str, input_size: tuple[int, ...] | None = None, against: t
         real = resolve_model(name, on_meta=False).module
     if "fvcore" in against:
         try:
-            result.comparisons += check_fvcore(real, shape, meta.module)
+            result.comparisons += check_fvcore(real, traced)
         except Exception as error:  # fvcore's jit trace fails on some models; say so, don't crash
             result.unavailable["fvcore"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
     if "torch" in against:
         # shapes from a real forward pass of two samples at the checked input
-        result.comparisons += check_torch(meta.module, shape, report, real, (2, *size))
+        result.comparisons += check_torch(meta.module, traced, report, real, (2, *size))
     if "torchvision" in against:
         result.comparisons += check_torchvision(meta, report)
     if "paper" in against:
