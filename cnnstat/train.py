@@ -148,13 +148,21 @@ def _scheduler(optimizer: torch.optim.Optimizer, hyper: Recipe, steps_per_epoch:
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
-def evaluate(
-    model: nn.Module, split: Split, input_size: tuple[int, ...], hyper: Recipe, setup: DeviceSetup
-) -> tuple[float, float, torch.Tensor]:
-    """Test loss, accuracy and the 10×10 confusion matrix."""
+@dataclass(frozen=True)
+class Evaluation:
+    """A model's results on a split."""
+
+    loss: float
+    accuracy: float
+    confusion: torch.Tensor  # (10, 10): rows true class, columns predicted
+    predictions: torch.Tensor  # the predicted class of every image, in order
+
+
+def evaluate(model: nn.Module, split: Split, input_size: tuple[int, ...], hyper: Recipe, setup: DeviceSetup) -> Evaluation:
+    """Loss, accuracy, confusion matrix and per-image predictions on ``split``."""
     model.eval()
     loss_sum = torch.zeros((), device=setup.device)
-    confusion = torch.zeros(10, 10, dtype=torch.int64, device=setup.device)
+    predictions = []
     with torch.no_grad(), setup.autocast():
         for start in range(0, len(split), hyper.eval_batch_size):
             images = split.images[start : start + hyper.eval_batch_size]
@@ -164,9 +172,11 @@ def evaluate(
                 x = x.contiguous(memory_format=torch.channels_last)
             logits = model(x).float()
             loss_sum += F.cross_entropy(logits, labels, reduction="sum")
-            confusion += torch.bincount(labels * 10 + logits.argmax(1), minlength=100).view(10, 10)
+            predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions)
+    confusion = torch.bincount(split.labels * 10 + predicted, minlength=100).view(10, 10)
     correct = confusion.diagonal().sum().item()
-    return loss_sum.item() / len(split), correct / len(split), confusion.cpu()
+    return Evaluation(loss_sum.item() / len(split), correct / len(split), confusion.cpu(), predicted.cpu())
 
 
 ProgressHook = Callable[[str, dict[str, Any]], None]
@@ -272,7 +282,8 @@ def train(
             if dist.world > 1:
                 torch.distributed.all_reduce(totals)
             seconds = time.perf_counter() - began
-            test_loss, test_acc, confusion = evaluate(model, test, resolved.input_size, hyper, setup)
+            evaluation = evaluate(model, test, resolved.input_size, hyper, setup)
+            test_loss, test_acc, confusion = evaluation.loss, evaluation.accuracy, evaluation.confusion
             metrics.append(EpochMetrics(
                 epoch=epoch + 1, train_loss=totals[0].item() / usable, train_acc=totals[1].item() / usable,
                 test_loss=test_loss, test_acc=test_acc, seconds=seconds, images_per_s=usable / seconds,

@@ -137,15 +137,10 @@ def run_predict(
     input_size = tuple(state["input_size"])
     if test:
         data = load_fashion_mnist(data_dir)
-        _, accuracy, confusion = evaluate(model, data.test, input_size, config.hyper, select_device("cpu"))
-        lines = f"test accuracy {100 * accuracy:.2f}% on {len(data.test):,} images ({checkpoint})"
+        evaluation = evaluate(model, data.test, input_size, config.hyper, select_device("cpu"))
+        lines = f"test accuracy {100 * evaluation.accuracy:.2f}% on {len(data.test):,} images ({checkpoint})"
         if out_csv is not None:
-            with torch.no_grad():
-                predictions = [
-                    model(prepare_batch(data.test.images[i : i + 2000], input_size, config.hyper, None)).argmax(1)
-                    for i in range(0, len(data.test), 2000)
-                ]
-            labels = torch.cat(predictions).tolist()
+            labels = evaluation.predictions.tolist()
             write_atomically(out_csv, "id,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
             lines += f"\nwrote {len(labels):,} predictions to {out_csv}"
         return lines

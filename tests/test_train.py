@@ -137,6 +137,11 @@ def test_predict_images_and_test_set(cli, data_dir, tmp_path):
     assert "test accuracy" in result.output
     lines = csv_path.read_text().splitlines()
     assert lines[0] == "id,label" and len(lines) == 201
+    # the written labels, in test-set order, give exactly the accuracy printed
+    predicted = [int(line.split(",")[1]) for line in lines[1:]]
+    truth = load_fashion_mnist(data_dir).test.labels.tolist()
+    accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
+    assert f"test accuracy {100 * accuracy:.2f}%" in result.output
     assert cli("predict", str(out), str(tmp_path / "absent.png")).exit_code == 1
     assert "not a cnnstat checkpoint" in cli("predict", str(csv_path)).output or cli("predict", str(csv_path)).exit_code == 1
 
