@@ -17,6 +17,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_map
 
+from .dynamo_unloaded import dynamo_left_unloaded
 from .errors import TraceError
 from .shapes import format_shape
 
@@ -266,7 +267,7 @@ def trace(model: nn.Module, input_shape: tuple[int, ...], leaf_types: tuple[type
     device = next((p.device for p in model.parameters()), torch.device("meta"))
     x = torch.zeros(input_shape, device=device)
     try:
-        with torch.no_grad(), tracer, _CallNamer(tracer):
+        with dynamo_left_unloaded(), torch.no_grad(), tracer, _CallNamer(tracer):
             output = model(x)
     except (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError) as error:
         raise _failure(tracer, error, input_shape) from error

@@ -1,0 +1,73 @@
+"""Keeping ``torch._dynamo`` unloaded while cnnstat builds and traces models on the meta device.
+
+Many of torch's meta kernels (``addmm``, ``native_batch_norm``, ``mean``, ``normal_``) are Python
+functions wrapped in ``torch._disable_dynamo``. The wrapper imports ``torch._dynamo`` the first
+time it runs, only to switch the compiler off around the call, and that import takes longer
+than counting a ResNet-50. While ``torch._dynamo`` has never been imported nothing can be
+compiling, so the switch has nothing to do. Inside :func:`dynamo_left_unloaded` each wrapper is
+told so through the cache it keeps itself (the function is its own "dynamo-disabled" version);
+on exit those entries are removed, so a compiler loaded later gets the ordinary wrappers back.
+Where torch changes how the wrapper works, nothing is found and all that is lost is the speed.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import types
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+# The attribute torch._compile._disable_dynamo caches the disabled function in, on the function it wraps.
+_CACHE_ATTRIBUTE = "__dynamo_disable"
+
+_active = False
+
+
+def _wrapper_code() -> types.CodeType | None:
+    """The code object every ``torch._disable_dynamo`` wrapper shares, or None where torch has none."""
+    import torch
+
+    disable = getattr(torch, "_disable_dynamo", None)
+    wrapper = disable(_wrapper_code) if disable is not None else None
+    return getattr(wrapper, "__code__", None)
+
+
+def _unseeded_wrapped_functions(code: types.CodeType) -> list[Any]:
+    """The functions behind every live wrapper that has not cached its disabled version yet."""
+    if "fn" not in code.co_freevars:
+        return []
+    cell = code.co_freevars.index("fn")  # the wrapped function; __wrapped__ is sometimes reassigned
+    found = []
+    for obj in gc.get_objects():
+        # type() rather than isinstance: some objects torch keeps warn when their __class__ is read
+        if type(obj) is types.FunctionType and obj.__code__ is code:
+            wrapped = obj.__closure__[cell].cell_contents
+            if getattr(wrapped, _CACHE_ATTRIBUTE, None) is None:
+                found.append(wrapped)
+    return found
+
+
+@contextmanager
+def dynamo_left_unloaded() -> Iterator[None]:
+    """Run torch's dynamo-wrapped meta kernels without importing ``torch._dynamo``, when nothing has yet.
+
+    A no-op when ``torch._dynamo`` is already imported, and inside another such block.
+    """
+    global _active
+    if _active or "torch._dynamo" in sys.modules:
+        yield
+        return
+    code = _wrapper_code()
+    seeded = _unseeded_wrapped_functions(code) if code is not None else []
+    for function in seeded:
+        setattr(function, _CACHE_ATTRIBUTE, function)
+    _active = True
+    try:
+        yield
+    finally:
+        _active = False
+        for function in seeded:
+            if getattr(function, _CACHE_ATTRIBUTE, None) is function:
+                delattr(function, _CACHE_ATTRIBUTE)
