@@ -15,6 +15,7 @@ from torch import nn
 from ..errors import ModelLoadError, UnknownModelError
 from .meta import parameters_on_meta
 from .registry import ModelEntry, get_entry, known_names
+from .torchvision_builders import standalone_torchvision_builders
 
 DEFAULT_IMAGENET_INPUT = (3, 224, 224)
 
@@ -152,10 +153,11 @@ def output_features(module: nn.Module, input_size: tuple[int, ...]) -> int:
 def resolve_model(name: str, *, on_meta: bool = True) -> ResolvedModel:
     """Build the model ``name`` (zoo name, alias, torchvision name or import path) in eval mode.
 
-    On meta (the default) no weight memory is used; pass ``on_meta=False`` for real weights.
+    On meta (the default) no weight memory is used, and the classics load only their own
+    torchvision file (see ``torchvision_builders``); pass ``on_meta=False`` for real weights.
     """
     if on_meta:
-        with parameters_on_meta():
+        with parameters_on_meta(), standalone_torchvision_builders():
             resolved = _build(name)
     else:
         resolved = _build(name)
