@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .conventions import CONVENTIONS, DEFAULT_CONVENTION, flops
 from .counters import count_layer
+from .dynamo_unloaded import dynamo_left_unloaded
 from .errors import CnnstatError, InputShapeError
 from .trace import Trace, trace
 
@@ -157,8 +158,9 @@ def analyze(
         if input_size is None:
             raise InputShapeError("an input size is needed for a module: pass input_size=(C, H, W)")
         return analyze_module(model, input_size, name=type(model).__name__, batch=batch, convention=convention)
-    resolved = resolve_model(model)
-    size = input_size or resolved.input_size
-    if size is None:
-        raise InputShapeError(f"{model} has no default input; pass --input CxHxW")
-    return analyze_module(resolved.module, size, name=resolved.name, batch=batch, convention=convention)
+    with dynamo_left_unloaded():  # one block for build and trace, which would each open their own
+        resolved = resolve_model(model)
+        size = input_size or resolved.input_size
+        if size is None:
+            raise InputShapeError(f"{model} has no default input; pass --input CxHxW")
+        return analyze_module(resolved.module, size, name=resolved.name, batch=batch, convention=convention)
