@@ -22,7 +22,7 @@ from typing import Any
 # The attribute torch._compile._disable_dynamo caches the disabled function in, on the function it wraps.
 _CACHE_ATTRIBUTE = "__dynamo_disable"
 
-_active = False
+_active = False  # one block at a time: meta builds patch nn.Module globally, so they run single-threaded anyway
 
 
 def _wrapper_code() -> types.CodeType | None:
