@@ -34,19 +34,30 @@ def _wrapper_code() -> types.CodeType | None:
     return getattr(wrapper, "__code__", None)
 
 
-def _unseeded_wrapped_functions(code: types.CodeType) -> list[Any]:
-    """The functions behind every live wrapper that has not cached its disabled version yet."""
+def _wrapped_functions(code: types.CodeType) -> list[Any]:
+    """The functions behind every live wrapper with this code."""
     if "fn" not in code.co_freevars:
         return []
     cell = code.co_freevars.index("fn")  # the wrapped function; __wrapped__ is sometimes reassigned
-    found = []
-    for obj in gc.get_objects():
-        # type() rather than isinstance: some objects torch keeps warn when their __class__ is read
-        if type(obj) is types.FunctionType and obj.__code__ is code:
-            wrapped = obj.__closure__[cell].cell_contents
-            if getattr(wrapped, _CACHE_ATTRIBUTE, None) is None:
-                found.append(wrapped)
-    return found
+    # type() rather than isinstance: some objects torch keeps warn when their __class__ is read
+    return [
+        obj.__closure__[cell].cell_contents
+        for obj in gc.get_objects()
+        if type(obj) is types.FunctionType and obj.__code__ is code
+    ]
+
+
+# Wrappers are made as modules are imported, so a scan of the heap stays valid while the number
+# of loaded modules stays the same; a wrapper made without an import is missed, costing only speed.
+_scan: tuple[int, list[Any]] = (-1, [])
+
+
+def _unseeded_wrapped_functions(code: types.CodeType) -> list[Any]:
+    """The functions behind every live wrapper that has not cached its disabled version yet."""
+    global _scan
+    if _scan[0] != len(sys.modules):
+        _scan = (len(sys.modules), _wrapped_functions(code))
+    return [function for function in _scan[1] if getattr(function, _CACHE_ATTRIBUTE, None) is None]
 
 
 @contextmanager

@@ -65,7 +65,7 @@ def test_dynamo_wrappers_get_their_own_cache_back():
     seen = run_fresh("""
         import json, sys
         import torch
-        from cnnstat.dynamo_unloaded import _CACHE_ATTRIBUTE, _unseeded_wrapped_functions, _wrapper_code, dynamo_left_unloaded
+        from cnnstat.dynamo_unloaded import _unseeded_wrapped_functions, _wrapper_code, dynamo_left_unloaded
         code = _wrapper_code()
         with dynamo_left_unloaded():
             torch.nn.Linear(3, 4, device="meta")(torch.empty(2, 3, device="meta")).sum()
