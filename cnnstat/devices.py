@@ -59,9 +59,6 @@ def select_device(requested: str = "auto", *, amp: bool | None = None, channels_
     if requested == "mps" and not torch.backends.mps.is_available():
         raise CnnstatError("--device mps: no Apple GPU is available here; use --device cpu or auto")
     on_gpu = requested == "cuda"
-    if requested == "cpu":
-        # Early in training tiny gradients underflow to denormals, which x86 handles up to 2× slower.
-        torch.set_flush_denormal(True)
     amp_dtype = None
     if on_gpu and amp is not False:
         amp_dtype = cuda_amp_dtype()

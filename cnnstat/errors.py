@@ -25,9 +25,9 @@ class CheckpointError(CnnstatError):
     """A checkpoint or run folder that cannot be read."""
 
 
-class SnapshotMismatch(CnnstatError):
-    """A traced architecture that differs from its stored snapshot."""
-
-
 class TraceError(CnnstatError):
     """A forward pass that fails while tracing, e.g. an input too small for a layer."""
+
+
+class DuplicateNameError(CnnstatError):
+    """A second registration under a name a registry already holds (a model, an op or a layer counter)."""

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
+import struct
 from pathlib import Path
 
 import numpy as np
 
-from cnnstat.data import write_idx
+from cnnstat.training.data import IMAGE_MAGIC, LABEL_MAGIC
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write an IDX file as the original Fashion-MNIST files are written (gzip if the name ends in .gz)."""
+    magic = IMAGE_MAGIC if array.ndim == 3 else LABEL_MAGIC
+    payload = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+    if path.suffix == ".gz":
+        with gzip.open(path, "wb") as stream:
+            stream.write(payload)
+    else:
+        path.write_bytes(payload)
 
 
 def synthetic_split(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import cnnstat
-from cnnstat import bench as bench_module
-from cnnstat.bench import BenchOptions, compare_baseline, run_bench
+from cnnstat.benchmark import timing as bench_module
+from cnnstat.benchmark.baseline import compare_baseline
+from cnnstat.benchmark.timing import BenchOptions, run_bench
 
 QUICK = BenchOptions(device="cpu", batch_sizes=(1, 4), min_time=0.05)
 
@@ -33,10 +34,17 @@ def test_figures_follow_from_the_timing_and_the_counts():
     assert report.environment["threads"] == os.cpu_count()  # every core unless told otherwise
 
 
-def test_training_mode_counts_three_forward_passes():
-    infer = run_bench(["fashion-fast"], BenchOptions(device="cpu", batch_sizes=(8,), min_time=0.05))
+def test_training_mode_counts_the_backward_pass_torch_runs():
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cnnstat.zoo import resolve_model
+
     train = run_bench(["fashion-fast"], BenchOptions(device="cpu", mode="train", batch_sizes=(8,), min_time=0.05))
-    assert train.results[0].flops_per_batch == 3 * infer.results[0].flops_per_batch
+    model = resolve_model("fashion-fast", on_meta=False).module.train()
+    counter = FlopCounterMode(display=False)
+    with counter:  # a real forward and backward pass: what the timed training step runs
+        model(torch.randn(8, 1, 28, 28)).sum().backward()
+    assert train.results[0].flops_per_batch == counter.get_total_flops()
 
 
 def test_the_peak_probe_is_cached(tmp_path):
@@ -74,10 +82,20 @@ def test_amp_that_does_not_apply_says_so_in_one_line(monkeypatch):
     assert report.environment["dtype"] == "float32"
 
 
-def test_compile_runs_or_notes():
+def test_compile_is_applied_and_runs():
     report = run_bench(["fashion-fast"], BenchOptions(device="cpu", batch_sizes=(2,), min_time=0.05, compile=True))
     assert report.results[0].images_per_s > 0
-    assert report.environment["compile"] or any("--compile" in note for note in report.notes)
+    assert report.environment["compile"] is True and report.notes == []
+
+
+def test_compile_that_fails_falls_back_with_a_note(monkeypatch):
+    def broken(model):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    report = run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05, compile=True))
+    assert report.environment["compile"] is False
+    assert report.notes == ["--compile: not applied (RuntimeError: no compiler here)"]
 
 
 def test_usage_errors(cli):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import torch
@@ -12,21 +13,26 @@ from test_counts import brute_force_conv_links, brute_force_pool_links
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from cnnstat import counters
-from cnnstat.analysis import analyze_module
-from cnnstat.counters import Counts
-from cnnstat.crosscheck import AGREES, EXPLAINED, TOTAL, check_model
+import cnnstat
+from cnnstat.check import AGREES, EXPLAINED, TOTAL, check_model
+from cnnstat.counting import conventions
 from cnnstat.zoo import list_models
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 
 
-def test_check_all_passes_with_snapshots(cli):
-    result = cli("check", "--all", "--snapshot", str(SNAPSHOTS))
+def test_check_all_passes_and_every_snapshot_is_unchanged(cli, tmp_path):
+    # a copy, so that a missing snapshot is written there (and fails below), never into the repository
+    snapshots = tmp_path / "snapshots"
+    shutil.copytree(SNAPSHOTS, snapshots)
+    result = cli("check", "--all", "--snapshot", str(snapshots), "-f", "json")
     assert result.exit_code == 0, result.output
-    for name in list_models():
-        assert f"{name}: OK" in result.output
-        assert "unchanged" in result.output
+    documents = {document["model"]: document for document in json.loads(result.stdout)}
+    assert set(documents) == set(list_models())
+    for name, document in documents.items():
+        assert document["ok"], name
+        assert document["snapshot"]["status"] == "unchanged", (name, document["snapshot"])
+        assert document["snapshot"]["new_fields"] == [], name
 
 
 def test_explanations_account_for_the_whole_difference():
@@ -48,13 +54,9 @@ def test_json_lists_every_comparison(cli):
     assert layers[("(model)", "trainable params")]["verdict"] == AGREES
 
 
-def test_a_broken_counter_is_a_mismatch_that_names_the_layer(cli, monkeypatch):
-    honest = counters.OP_COUNTERS["max_pool2d_with_indices"]
-
-    def off_by_one(op):
-        return honest(op) + Counts(fvcore=1)
-
-    monkeypatch.setitem(counters.OP_COUNTERS, "max_pool2d_with_indices", off_by_one)
+def test_a_broken_convention_is_a_mismatch_that_names_the_layer(cli, monkeypatch):
+    # fvcore counts nothing for max pooling; a convention that counts one flop there must not pass as fvcore's
+    monkeypatch.setitem(conventions.FVCORE_HANDLES, "max_pool2d_with_indices", lambda op, measures: 1)
     result = cli("check", "fashion-cnn", "--against", "fvcore")
     assert result.exit_code == 1
     assert "MISMATCH" in result.output and "pool1" in result.output
@@ -170,7 +172,7 @@ def test_random_stacks_agree_with_every_reference(stack_and_input):
 
     model, input_shape = stack_and_input
     x = torch.randn(1, *input_shape)
-    report = analyze_module(model, input_shape, name="stack")
+    report = cnnstat.analyze(model, input_shape)
     # shapes: torch's own forward pass
     expected, h = [], x
     with torch.no_grad():
@@ -187,7 +189,7 @@ def test_random_stacks_agree_with_every_reference(stack_and_input):
     analysis = FlopCountAnalysis(model, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     assert report.with_convention("fvcore").totals["flops"] == analysis.total()
     by_module = analysis.by_module()
-    for layer in report.layers:
-        assert layer.fvcore == by_module[layer.module], layer.name
+    for layer in report.with_convention("fvcore").layers:
+        assert layer.flops == by_module[layer.module], layer.name
     # connections: brute-force enumeration
     assert [layer.connections for layer in report.layers] == _brute_force_links(model, input_shape)

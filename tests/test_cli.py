@@ -50,10 +50,13 @@ def test_json_is_one_object_with_the_documented_fields(cli):
     assert document["convention"] == "lenet"
     assert document["totals"]["trainable_params"] == 60_000
     assert document["totals"]["connections"] == 340_908
-    assert set(document["totals"]) == {"params", "trainable_params", "macs", "flops", "connections", "neurons"}
+    figures = {"params", "trainable_params", "param_bytes", "macs", "elementwise", "connections", "formula_connections",
+               "neurons", "backward_macs", "activation_bytes", "flops", "training_bytes"}  # fmt: skip
+    assert set(document["totals"]) == figures
     first = document["layers"][0]
-    assert set(first) == {"name", "type", "input_shape", "output_shape", "params", "macs", "flops", "connections", "neurons"}
-    assert sum(layer["connections"] for layer in document["layers"]) == 340_908
+    assert set(first) >= figures | {"name", "type", "input_shape", "output_shape", "receptive_field", "effective_stride"}
+    for figure in figures:  # totals are column sums
+        assert sum(layer[figure] for layer in document["layers"]) == document["totals"][figure], figure
 
 
 def test_csv_rows_equal_json_rows(cli, tmp_path):
@@ -92,7 +95,7 @@ def test_models_lists_and_filters(cli):
     "args, message",
     [
         (("summary", "resnet5"), "did you mean resnet50"),
-        (("summary", "lenet", "--input", "3by3"), "expected CxHxW"),
+        (("summary", "lenet", "--input", "3by3"), "cannot read --input '3by3': expected SHAPE"),
         (("flops", "alexnet", "--input", "3x32x32"), "layer features.12 (MaxPool2d) got input 1×256×1×1"),
         (("summary", "lenet", "--input", "3x32x32"), "takes 1 input channel, not 3"),
         (("summary", "no_such_pkg.models:build"), "cannot import no_such_pkg.models"),
@@ -114,3 +117,45 @@ def test_usage_errors_exit_2(cli):
 def test_python_dash_m_runs():
     result = subprocess.run([sys.executable, "-m", "cnnstat", "summary", "lenet", "-f", "json"], capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout)["totals"]["params"] == 61_750
+
+
+def _table_columns(text: str, title: str) -> tuple[list[str], list[list[str]], list[str] | None]:
+    """Header, body rows and total row of the rich table titled ``title`` in a golden file."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    cells = []
+    for line in lines[start + 1 :]:
+        if line.startswith(("┃", "│")):
+            cells.append([cell.strip() for cell in line.strip("┃│").split("┃" if line.startswith("┃") else "│")])
+        elif line.startswith("└"):
+            break
+        elif line.startswith("├"):
+            cells.append(None)
+    header, rest = cells[0], cells[1:]
+    if None in rest:
+        split = rest.index(None)
+        return header, rest[:split], rest[split + 1]
+    return header, rest, None
+
+
+@pytest.mark.parametrize(
+    "golden_file, title, columns",
+    [
+        ("summary_lenet.txt", "lenet5 · input", ("Params", "MACs", "Connections")),
+        ("flops_resnet50.txt", "resnet50 · FLOPs", ("MACs", "FLOPs")),
+        ("flops_resnet50.txt", "By layer type", ("Calls", "FLOPs")),
+    ],
+)
+def test_golden_tables_add_up_to_their_printed_totals(golden_file, title, columns):
+    from conftest import GOLDEN
+
+    header, rows, total = _table_columns((GOLDEN / golden_file).read_text(), title)
+    for column in columns:
+        index = header.index(column)
+        summed = sum(int(row[index].replace(",", "")) for row in rows if row[index] and row[0] != "…")
+        if total is not None:
+            assert summed == int(total[index].replace(",", "")), column
+        else:  # the per-type table has no total row: it adds up to the per-layer table
+            _, layer_rows, layer_total = _table_columns((GOLDEN / golden_file).read_text(), "resnet50 · FLOPs")
+            expected = int(layer_total[4].replace(",", "")) if column == "FLOPs" else len(layer_rows)
+            assert summed == expected, column

@@ -6,10 +6,10 @@ import gzip
 
 import numpy as np
 import pytest
-from fashion_fixtures import synthetic_split, write_csv_set, write_idx_set
+from fashion_fixtures import synthetic_split, write_csv_set, write_idx, write_idx_set
 
-from cnnstat.data import CLASSES, DEBIAN_DIR, load_fashion_mnist, read_folder, write_idx
 from cnnstat.errors import DataError
+from cnnstat.training.data import CLASSES, DEBIAN_DIR, load_fashion_mnist, read_folder
 
 
 def test_reads_gzipped_idx(tmp_path):

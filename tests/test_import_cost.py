@@ -31,10 +31,10 @@ def test_counting_a_classic_leaves_torchvision_and_dynamo_unimported(name):
             "loaded": sorted(m for m in sys.modules if m == "torchvision" or m.startswith(("torchvision.", "torch._dynamo"))),
         }}))
     """)
-    from cnnstat.zoo import get_entry
+    from cnnstat.zoo import get_entry, torchvision_figures
 
     assert seen["loaded"] == []
-    assert seen["macs"] == get_entry(name).macs
+    assert f"{seen['macs'] / 1e9:.3f}" == torchvision_figures(get_entry(name).torchvision_name).gflops.printed
 
 
 def test_torchvision_imported_afterwards_is_whole():
@@ -43,8 +43,10 @@ def test_torchvision_imported_afterwards_is_whole():
         import json, sys
         import torch
         import cnnstat
+        from cnnstat.fast_start import fast_start
         from cnnstat.zoo import resolve_model
-        meta_model = resolve_model("resnet50").module
+        with fast_start():
+            meta_model = resolve_model("resnet50").module
         import torchvision
         from torchvision.ops import nms
         kept = nms(torch.tensor([[0., 0, 2, 2], [0, 0, 2, 2.1]]), torch.tensor([0.9, 0.8]), 0.5).tolist()
@@ -65,7 +67,7 @@ def test_dynamo_wrappers_get_their_own_cache_back():
     seen = run_fresh("""
         import json, sys
         import torch
-        from cnnstat.dynamo_unloaded import _unseeded_wrapped_functions, _wrapper_code, dynamo_left_unloaded
+        from cnnstat.fast_start import _unseeded_wrapped_functions, _wrapper_code, dynamo_left_unloaded
         code = _wrapper_code()
         with dynamo_left_unloaded():
             torch.nn.Linear(3, 4, device="meta")(torch.empty(2, 3, device="meta")).sum()
@@ -86,9 +88,9 @@ def test_builder_falls_back_to_the_ordinary_import():
     """A failed standalone load leaves no torchvision module behind; outside the block the import is ordinary."""
     seen = run_fresh("""
         import json, sys
-        from cnnstat.zoo import torchvision_builders as builders
+        from cnnstat import fast_start as builders
         loaded = lambda: sorted(m for m in sys.modules if m == "torchvision" or m.startswith("torchvision."))
-        with builders.standalone_torchvision_builders():
+        with builders.fast_start():
             failed = builders._load_standalone("no_such_architecture", "build")
         after_failure = loaded()
         builder = builders.torchvision_builder("resnet", "resnet50")
@@ -98,3 +100,32 @@ def test_builder_falls_back_to_the_ordinary_import():
                           "whole": "torchvision.ops" in sys.modules}))
     """)
     assert seen == {"failed": None, "after_failure": [], "ordinary": True, "whole": True}
+
+
+def test_models_cnnstat_hands_out_are_torchvisions_own_and_pickle():
+    """get_model and resolve_model build from torchvision's real classes, even after a fast count in the same process."""
+    seen = run_fresh("""
+        import json, pickle
+        import cnnstat
+        from cnnstat.zoo import resolve_model
+        cnnstat.analyze("resnet50")  # takes the standalone path inside fast_start
+        model = cnnstat.get_model("resnet50")
+        meta_model = resolve_model("googlenet").module
+        import torchvision
+        print(json.dumps({
+            "resnet": isinstance(model, torchvision.models.ResNet),
+            "googlenet": isinstance(meta_model, torchvision.models.GoogLeNet),
+            "pickles": len(pickle.dumps(model)) > 100_000_000,
+        }))
+    """)
+    assert seen == {"resnet": True, "googlenet": True, "pickles": True}
+
+
+def test_analyze_loads_no_training_benchmark_or_check_module():
+    seen = run_fresh("""
+        import json, sys
+        import cnnstat
+        cnnstat.analyze("resnet50")
+        print(json.dumps(sorted(m for m in sys.modules if m.startswith(("cnnstat.training", "cnnstat.benchmark", "cnnstat.check", "cnnstat.cli")))))
+    """)
+    assert seen == []

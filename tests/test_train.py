@@ -13,11 +13,11 @@ import pytest
 import torch
 from fashion_fixtures import synthetic_split, write_csv_set, write_idx_set
 
-from cnnstat.checkpoint import load_checkpoint
-from cnnstat.data import load_fashion_mnist
 from cnnstat.devices import select_device
-from cnnstat.recipes import RECIPES, build_recipe
-from cnnstat.train import TrainConfig, TrainingInterrupted, prepare_batch, train
+from cnnstat.training.checkpoint import load_checkpoint
+from cnnstat.training.data import load_fashion_mnist
+from cnnstat.training.loop import EpochStarted, TrainConfig, TrainingInterrupted, prepare_batch, train
+from cnnstat.training.recipes import RECIPES, build_recipe
 
 QUICK = ("--epochs", "2", "--batch-size", "64", "--device", "cpu")
 
@@ -30,7 +30,7 @@ def data_dir(tmp_path):
     return folder
 
 
-def test_classic_recipe_is_seed_000():
+def test_classic_recipe_is_the_classic_sigmoid_lenet_recipe():
     classic = RECIPES["classic"]
     assert (classic.epochs, classic.batch_size, classic.lr, classic.optimizer) == (20, 256, 0.9, "sgd")
     assert classic.init == "xavier" and classic.amp is False
@@ -82,8 +82,8 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(data_dir, tmp
     config = TrainConfig("fashion-vgg", "best", build_recipe("best", epochs=3, batch_size=64), device="cpu", seed=3)
     straight = _run(config, data, tmp_path / "straight")
 
-    def interrupt_in_epoch_2(event, fields):
-        if event == "epoch" and fields["epoch"] == 2:
+    def interrupt_in_epoch_2(event):
+        if isinstance(event, EpochStarted) and event.epoch == 2:
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted, match="--resume --out"):
@@ -98,7 +98,7 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(data_dir, tmp
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(cli, data_dir, tmp_path, monkeypatch):
-    import cnnstat.train as train_module
+    import cnnstat.training.loop as train_module
 
     def interrupted_evaluate(*args, **kwargs):
         raise KeyboardInterrupt
@@ -143,7 +143,9 @@ def test_predict_images_and_test_set(cli, data_dir, tmp_path):
     accuracy = sum(p == t for p, t in zip(predicted, truth, strict=True)) / len(truth)
     assert f"test accuracy {100 * accuracy:.2f}%" in result.output
     assert cli("predict", str(out), str(tmp_path / "absent.png")).exit_code == 1
-    assert "not a cnnstat checkpoint" in cli("predict", str(csv_path)).output or cli("predict", str(csv_path)).exit_code == 1
+    not_a_checkpoint = cli("predict", str(csv_path))
+    assert not_a_checkpoint.exit_code == 1
+    assert "is not a cnnstat checkpoint: it is not a file torch.save writes" in not_a_checkpoint.output
 
 
 def _free_port() -> int:

@@ -8,7 +8,7 @@ from torch import nn
 
 import cnnstat
 from cnnstat.errors import ModelLoadError, UnknownModelError
-from cnnstat.zoo import get_entry, list_models, resolve_model
+from cnnstat.zoo import get_entry, list_models, resolve_model, torchvision_figures
 
 ZOO = list_models()
 
@@ -20,36 +20,36 @@ def test_zoo_lists_the_issue_models_and_filters_with_wildcards():
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_published_parameter_counts(name):
-    entry = get_entry(name)
+def test_every_parameter_lands_in_exactly_one_row(name):
     module = resolve_model(name).module
-    total = sum(p.numel() for p in module.parameters())
-    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
-    if entry.num_params is not None:
-        assert total == entry.num_params
-    if entry.trainable_params is not None:
-        assert trainable == entry.trainable_params
     report = cnnstat.analyze(name)
-    assert report.totals["params"] == total  # every parameter lands in exactly one row
+    assert report.totals["params"] == sum(p.numel() for p in module.parameters())
+    assert report.totals["trainable_params"] == sum(p.numel() for p in module.parameters() if p.requires_grad)
 
 
-@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).macs])
-def test_published_macs(name):
-    assert cnnstat.analyze(name, convention="macs").totals["flops"] == get_entry(name).macs
+@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).torchvision_name])
+def test_torchvision_classics_match_torchvisions_published_figures(name):
+    figures = torchvision_figures(get_entry(name).torchvision_name)
+    totals = cnnstat.analyze(name).totals
+    assert totals["params"] == int(figures.num_params.value)  # torchvision prints num_params exactly
+    assert f"{totals['macs'] / 1e9:.3f}" == figures.gflops.printed  # and its MACs as GFLOPS to 3 decimals
 
 
-@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).paper_layers])
-def test_lenet_tables_per_layer(name):
+@pytest.mark.parametrize("name", [n for n in ZOO if get_entry(n).published])
+def test_every_figure_the_source_printed_comes_out(name):
     entry = get_entry(name)
     report = cnnstat.analyze(name)
     rows = {layer.name: layer for layer in report.layers}
-    for published in entry.paper_layers:
-        row = rows[published.name]
-        assert (row.trainable_params, row.connections) == (published.params, published.connections), published.name
-        # no padding in LeNet-5: the seed's formula and the true count agree, and lenet FLOPs = connections
-        assert row.formula_connections == row.connections == row.lenet
-    assert report.totals["connections"] == entry.connections
-    assert report.totals["trainable_params"] == sum(p.params for p in entry.paper_layers)
+    for figure in entry.published:
+        ours = getattr(rows[figure.layer], figure.quantity) if figure.layer else report.totals[figure.quantity]
+        assert figure.agrees(ours), (figure.layer, figure.quantity, figure.printed, ours)
+
+
+def test_the_hand_counts_closed_form_equals_the_true_count_without_padding():
+    for layer in cnnstat.analyze("lenet5").layers:
+        assert layer.formula_connections == layer.connections
+        if layer.neurons:  # conv, subsampling and fully connected layers: lenet FLOPs are their connections
+            assert layer.flops == layer.connections
 
 
 def test_lenet5_1998_totals_match_the_paper():

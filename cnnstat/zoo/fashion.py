@@ -12,13 +12,13 @@ def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[n
     return [nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
-@register_model("fashion-fast", input_size=(1, 28, 28), source="cnnstat", num_classes=10)
+@register_model("fashion-fast", input_size=(1, 28, 28), source="cnnstat")
 def fashion_fast() -> nn.Module:
     """Two stride-2 conv blocks and a linear head: 90% on Fashion-MNIST in two CPU epochs."""
     return nn.Sequential(*conv_bn_relu(1, 32, stride=2), *conv_bn_relu(32, 64, stride=2), nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
 
 
-@register_model("fashion-vgg", input_size=(1, 28, 28), source="cnnstat", num_classes=10)
+@register_model("fashion-vgg", input_size=(1, 28, 28), source="cnnstat")
 def fashion_vgg() -> nn.Module:
     """A small VGG-style net with batch norm and a flattened 7×7 head, for the `best` recipe.
 

@@ -1,4 +1,4 @@
-"""LeNet-5 as in seed 004 and as in LeCun et al. 1998, and the Fashion-MNIST nets of seeds 000/001."""
+"""LeNet-5 as the classic hand count teaches it and as LeCun et al. 1998 built it, and two Fashion-MNIST nets."""
 
 from __future__ import annotations
 
@@ -17,27 +17,46 @@ from .lenet_layers import (
     fan_in_uniform_,
     scaled_tanh,
 )
-from .registry import PaperLayer, register_model
+from .published import PublishedFigure
+from .registry import register_model
 
-# Seed 004's per-layer table: (a·k²+1)·b params and (a·k²+1)·b·m² connections for C-layers,
-# 2a and (k²+1)·m²·a for S-layers, (in+1)·out for the fully connected ones.
-SEED_004_LAYERS = (
-    PaperLayer("C1", 156, 122_304),
-    PaperLayer("S2", 12, 5_880),
-    PaperLayer("C3", 2_416, 241_600),
-    PaperLayer("S4", 32, 2_000),
-    PaperLayer("C5", 48_120, 48_120),
-    PaperLayer("F6", 10_164, 10_164),
-    PaperLayer("output", 850, 850),
+HAND_COUNT = "the classic hand count of LeNet-5"
+PAPER_1998 = "LeCun et al. 1998, §II.B"
+
+
+def _hand_count(layer: str, params: str, flops: str, neurons: str, connections: str) -> tuple[PublishedFigure, ...]:
+    """One layer of the hand count, its expressions as it prints them (× written ·)."""
+    return tuple(
+        PublishedFigure(quantity, printed, HAND_COUNT, layer)
+        for quantity, printed in (("params", params), ("flops", flops), ("neurons", neurons), ("connections", connections))
+    )
+
+
+# The hand count prints an expression for each figure of C1 … F6; it gives none for the output layer.
+HAND_COUNT_LAYERS = (
+    *_hand_count("C1", "(5·5+1)·6", "(5·5+1)·6·28·28", "28·28·6", "(5·5+1)·6·28·28"),
+    *_hand_count("S2", "(1+1)·6", "(2·2+1)·14·14·6", "14·14·6", "(2·2+1)·14·14·6"),
+    *_hand_count("C3", "(6·5·5+1)·16", "(6·5·5+1)·16·10·10", "10·10·16", "(6·5·5+1)·16·10·10"),
+    *_hand_count("S4", "(1+1)·16", "(2·2+1)·5·5·16", "5·5·16", "(2·2+1)·5·5·16"),
+    *_hand_count("C5", "(16·5·5+1)·120", "(16·5·5+1)·1·1·120", "1·1·120", "(16·5·5+1)·1·1·120"),
+    *_hand_count("F6", "(120+1)·84", "(120+1)·84", "84", "(120+1)·84"),
 )
 
-# LeCun et al. 1998, section II.B: C3 with Table I's 60 links, Euclidean RBF outputs.
-PAPER_1998_LAYERS = (
-    *SEED_004_LAYERS[:2],
-    PaperLayer("C3", 1_516, 151_600),
-    *SEED_004_LAYERS[3:6],
-    PaperLayer("output", 0, 840),
-)
+
+def _paper(layer: str, quantity: str, printed: str) -> PublishedFigure:
+    return PublishedFigure(quantity, printed, PAPER_1998, layer)
+
+
+# What the 1998 paper prints in §II.B, layer by layer and in total (it gives no figure for the RBF output).
+PAPER_1998_FIGURES = (
+    _paper("C1", "trainable_params", "156"), _paper("C1", "connections", "122,304"),
+    _paper("S2", "trainable_params", "12"), _paper("S2", "connections", "5,880"),
+    _paper("C3", "trainable_params", "1,516"), _paper("C3", "connections", "151,600"),
+    _paper("S4", "trainable_params", "32"), _paper("S4", "connections", "2,000"),
+    _paper("C5", "trainable_params", "48,120"), _paper("C5", "connections", "48,120"),  # "48,120 trainable connections"
+    _paper("F6", "trainable_params", "10,164"),
+    _paper("", "trainable_params", "60,000"), _paper("", "connections", "340,908"),
+)  # fmt: skip
 
 
 def _lenet5(c3: nn.Module, squash: type[nn.Module], output: nn.Module) -> nn.Sequential:
@@ -60,30 +79,13 @@ def _lenet5(c3: nn.Module, squash: type[nn.Module], output: nn.Module) -> nn.Seq
     )
 
 
-@register_model(
-    "lenet5",
-    input_size=(1, 32, 32),
-    source="seed 004",
-    aliases=("lenet",),
-    num_params=sum(layer.params for layer in SEED_004_LAYERS),
-    connections=sum(layer.connections for layer in SEED_004_LAYERS),
-    paper_layers=SEED_004_LAYERS,
-    num_classes=10,
-)
+@register_model("lenet5", input_size=(1, 32, 32), source=HAND_COUNT, aliases=("lenet",), published=HAND_COUNT_LAYERS)
 def lenet5() -> nn.Module:
-    """LeNet-5 as seed 004 counts it: C3 reads all six S2 maps, a fully connected output layer."""
+    """LeNet-5 as the classic hand count has it: C3 reads all six S2 maps, a fully connected output layer."""
     return _lenet5(nn.Conv2d(6, 16, 5), nn.Sigmoid, nn.Linear(84, 10))
 
 
-@register_model(
-    "lenet5-1998",
-    input_size=(1, 32, 32),
-    source="LeCun et al. 1998",
-    trainable_params=60_000,
-    connections=340_908,
-    paper_layers=PAPER_1998_LAYERS,
-    num_classes=10,
-)
+@register_model("lenet5-1998", input_size=(1, 32, 32), source="LeCun et al. 1998", published=PAPER_1998_FIGURES)
 def lenet5_1998() -> nn.Module:
     """LeNet-5 as published: Table I's sparse C3, A·tanh(S·a) squashing, Euclidean RBF outputs."""
     model = _lenet5(ConnectionTableConv2d(6, C3_CONNECTION_TABLE, 5), ScaledTanh, EuclideanRBF(84, 10))
@@ -91,15 +93,9 @@ def lenet5_1998() -> nn.Module:
     return model
 
 
-@register_model(
-    "lenet-fashion",
-    input_size=(1, 28, 28),
-    source="seed 000",
-    num_params=61_706,
-    num_classes=10,
-)
+@register_model("lenet-fashion", input_size=(1, 28, 28), source="the classic sigmoid LeNet (Dive into Deep Learning)")
 def lenet_fashion() -> nn.Module:
-    """The Fashion-MNIST LeNet of seed 000."""
+    """The sigmoid LeNet of the classic Fashion-MNIST recipe: a padded first layer, average pooling."""
     return nn.Sequential(
         nn.Conv2d(1, 6, 5, padding=2),
         nn.Sigmoid(),
@@ -117,7 +113,7 @@ def lenet_fashion() -> nn.Module:
 
 
 class FashionCNN(nn.Module):
-    """The batch-normalised Fashion-MNIST CNN of seed 001 (its functional ReLUs kept as written)."""
+    """A batch-normalised Fashion-MNIST CNN, its ReLUs called as functions as it was written."""
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
@@ -134,16 +130,11 @@ class FashionCNN(nn.Module):
         x = self.pool2(F.relu(self.conv2(x)))
         x = torch.relu(x.flatten(1))
         x = torch.relu(self.linear1(x))
-        # Seed 001 ends in log_softmax and NLLLoss; cross-entropy on these outputs is the same loss.
+        # Written to end in log_softmax with NLLLoss; cross-entropy on these outputs is the same loss.
         return F.log_softmax(self.output(x), dim=1)
 
 
-@register_model(
-    "fashion-cnn",
-    input_size=(1, 28, 28),
-    source="seed 001",
-    num_classes=10,
-)
+@register_model("fashion-cnn", input_size=(1, 28, 28), source="a batch-normalised Fashion-MNIST CNN")
 def fashion_cnn() -> nn.Module:
-    """The batch-normalised CNN of seed 001."""
+    """A batch-normalised Fashion-MNIST CNN with functional ReLUs."""
     return FashionCNN()

@@ -1,13 +1,24 @@
-"""The layers of LeNet-5 that torch does not have: trainable subsampling, a sparse C3, RBF outputs."""
+"""The layers of LeNet-5 that torch does not have: trainable subsampling, a sparse C3, RBF outputs.
+
+Their ops do not show their structure (a subsampling unit is an average pool, a multiply and an
+add; C3 runs as one dense convolution), so each registers a layer counter with the core that
+gives its connections, neurons and closed form as the paper counts them.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from ..counting.layers import layer_counter
+from ..counting.measures import Measures
+from ..counting.ops import batch_prefix, square
+from ..counting.records import LayerRecord
 
 #: LeCun et al. 1998, Table I: the S2 maps each C3 map reads.
 C3_CONNECTION_TABLE: tuple[tuple[int, ...], ...] = (
@@ -126,3 +137,41 @@ def fan_in_uniform_(module: nn.Module) -> None:
     if isinstance(module, (nn.Conv2d, nn.Linear)) and weight is not None and weight.device.type != "meta":
         fan_in = math.prod(weight.shape[1:])
         nn.init.uniform_(weight, -2.4 / fan_in, 2.4 / fan_in)
+
+
+# ---------------------------------------------------------------------------------------------
+# Their counters
+# ---------------------------------------------------------------------------------------------
+
+
+def _structure(measures: Measures, links: int, neurons: int, formula: str) -> Measures:
+    return replace(measures, connections=links, formula_connections=links, neurons=neurons, formula=formula)
+
+
+@layer_counter(Subsampling)
+def count_subsampling(module: Subsampling, layer: LayerRecord, measures: Measures) -> Measures:
+    """k² inputs, times one weight, plus one bias per output unit: (k²+1)·m²·a."""
+    batch, channels, *spatial = layer.output_shape or ()
+    k = module.kernel_size
+    units = batch * channels * math.prod(spatial)
+    return _structure(measures, (k * k + 1) * units, units, f"{batch_prefix(batch)}({k}²+1)·{square(tuple(spatial))}·{channels}")
+
+
+@layer_counter(ConnectionTableConv2d)
+def count_connection_table(module: ConnectionTableConv2d, layer: LayerRecord, measures: Measures) -> Measures:
+    """Σ over output maps of (|inputs|·k²+1)·m²: only Table I's links are connections."""
+    batch, channels, *spatial = layer.output_shape or ()
+    k = module.kernel_size
+    positions = batch * math.prod(spatial)
+    links = (len(module.link_outputs) * k * k + module.out_channels) * positions
+    formula = f"{batch_prefix(batch)}({len(module.link_outputs)}·{k}²+{module.out_channels})·{square(tuple(spatial))}"
+    return _structure(measures, links, batch * channels * math.prod(spatial), formula)
+
+
+@layer_counter(EuclideanRBF)
+def count_rbf(module: EuclideanRBF, layer: LayerRecord, measures: Measures) -> Measures:
+    """Each RBF unit reads every input; it has no bias: in·out."""
+    shape = layer.output_shape or ()
+    rows = math.prod(shape[:-1])
+    units = math.prod(shape)
+    return _structure(measures, module.in_features * units, units, f"{batch_prefix(rows)}{module.in_features}·{module.out_features}")

@@ -8,8 +8,6 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..dynamo_unloaded import dynamo_left_unloaded
-
 
 @contextmanager
 def parameters_on_meta() -> Iterator[None]:
@@ -33,8 +31,7 @@ def parameters_on_meta() -> Iterator[None]:
     nn.Module.register_parameter = parameter_on_meta  # type: ignore[method-assign]
     nn.Module.register_buffer = buffer_on_meta  # type: ignore[method-assign]
     try:
-        with dynamo_left_unloaded():  # initialisers such as normal_ run torch's dynamo-wrapped meta kernels
-            yield
+        yield
     finally:
         nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
         nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]

@@ -1,0 +1,208 @@
+"""``cnnstat bench``: inference and training speed, tied to the counted FLOPs and the device's peak.
+
+Timing uses torch.utils.benchmark's ``blocked_autorange`` with the thread count set explicitly
+(its default is one thread), after warm-up; CUDA work is synchronised inside the timed call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..devices import DeviceSetup, cpu_has_native_bf16, select_device
+from ..errors import CnnstatError
+from ..zoo import output_features, resolve_model
+from .memory import track_peak
+from .peak import device_name, measure_peak_gflops
+
+MODES = ("infer", "train")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What to run and how."""
+
+    device: str = "auto"
+    mode: str = "infer"
+    batch_sizes: tuple[int, ...] = (1, 32, 256)
+    input_size: tuple[int, ...] | None = None
+    amp: bool = False
+    channels_last: bool = False
+    compile: bool = False
+    threads: int | None = None
+    min_time: float = 1.0
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Every figure of one model at one batch size."""
+
+    model: str
+    batch_size: int
+    mode: str
+    input_shape: tuple[int, ...]
+    median_s: float
+    p10_s: float
+    p90_s: float
+    images_per_s: float
+    flops_per_batch: int
+    gflops_per_s: float
+    peak_gflops: float
+    share_of_peak: float
+    peak_memory_bytes: int | None  # None where this platform cannot measure it
+    measurements: int
+
+    @property
+    def spread(self) -> float:
+        """(p90 − p10) / median: how much the timings scatter."""
+        return (self.p90_s - self.p10_s) / self.median_s if self.median_s else 0.0
+
+
+@dataclass
+class BenchReport:
+    """Results plus the environment they were measured in."""
+
+    results: list[BenchResult]
+    environment: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "notes": self.notes, "results": [asdict(r) for r in self.results]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def make_step(model: nn.Module, x: torch.Tensor, mode: str, setup: DeviceSetup) -> Callable[[], None]:
+    """One timed call: a forward pass, or forward + backward + optimizer step."""
+    sync = torch.cuda.synchronize if setup.device.type == "cuda" else (lambda: None)
+    if mode == "infer":
+        model.eval()
+
+        def infer() -> None:
+            with torch.no_grad(), setup.autocast():
+                model(x)
+            sync()
+
+        return infer
+    classes = output_features(model, tuple(x.shape[1:]))
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    target = torch.randint(0, classes, (x.shape[0],), device=x.device)
+
+    def train_step() -> None:
+        with setup.autocast():
+            loss = nn.functional.cross_entropy(model(x).float(), target)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        sync()
+
+    return train_step
+
+
+def flops_per_sample(name: str, input_size: tuple[int, ...], mode: str) -> int:
+    """2 × the MACs cnnstat counts for one sample: the forward pass, plus the backward pass when training.
+
+    Counted once per model: every figure scales with the batch.
+    """
+    from ..api import analyze
+
+    totals = analyze(name, [input_size], convention="macs").totals
+    return 2 * (totals["macs"] + (totals["backward_macs"] if mode == "train" else 0))
+
+
+def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: int, notes: list[str],
+               progress: Callable[[str], None]) -> list[BenchResult]:  # fmt: skip
+    """Time ``name`` at every batch size."""
+    from torch.utils import benchmark
+
+    torch.manual_seed(0)
+    resolved = resolve_model(name, on_meta=False)
+    input_size = options.input_size or resolved.input_size
+    if input_size is None:
+        raise CnnstatError(f"{name} has no default input; pass --input CxHxW")
+    per_sample = flops_per_sample(name, tuple(input_size), options.mode)
+    model = resolved.module.to(setup.device)
+    if setup.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    runner: nn.Module = compile_or_note(model, notes) if options.compile else model
+    peak = measure_peak_gflops(setup, setup.amp_dtype or torch.float32, threads)
+    results = []
+    for batch in options.batch_sizes:
+        progress(f"timing {name}, batch {batch}, {options.mode}…")
+        x = torch.randn(batch, *input_size, device=setup.device)
+        if setup.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        step = make_step(runner, x, options.mode, setup)
+        with track_peak(setup.device) as memory:
+            for _ in range(3):  # warm-up: allocator, oneDNN/cuDNN plans, compilation
+                step()
+            timer = benchmark.Timer("step()", globals={"step": step}, num_threads=threads)
+            measurement = timer.blocked_autorange(min_run_time=options.min_time)
+        times = sorted(measurement.times)
+        median = measurement.median
+        deciles = statistics.quantiles(times, n=10) if len(times) > 1 else [median] * 9
+        flops = per_sample * batch
+        achieved = flops / median / 1e9
+        results.append(BenchResult(
+            model=resolved.name, batch_size=batch, mode=options.mode, input_shape=(batch, *input_size), median_s=median,
+            p10_s=deciles[0], p90_s=deciles[-1], images_per_s=batch / median, flops_per_batch=flops, gflops_per_s=achieved,
+            peak_gflops=peak, share_of_peak=achieved / peak, peak_memory_bytes=memory.bytes, measurements=len(times),
+        ))  # fmt: skip
+    return results
+
+
+def compile_or_note(model: nn.Module, notes: list[str]) -> nn.Module:
+    """torch.compile where it works; a note (and the eager model) where it does not."""
+    try:
+        return torch.compile(model)  # type: ignore[return-value]
+    except Exception as error:  # compile fails in many ways across platforms
+        notes.append(f"--compile: not applied ({type(error).__name__}: {str(error).splitlines()[0]})")
+        return model
+
+
+def resolve_setup(options: BenchOptions, notes: list[str]) -> DeviceSetup:
+    """The device, with each requested fast path applied where it makes sense, else a note."""
+    setup = select_device(options.device, amp=options.amp, channels_last=options.channels_last)
+    if options.amp and setup.amp_dtype is None:
+        reason = (
+            "this CPU has no native bf16"
+            if setup.device.type == "cpu" and not cpu_has_native_bf16()
+            else f"not supported on {setup.device.type}"
+        )
+        notes.append(f"--amp: not applied ({reason}); timing float32")
+    return setup
+
+
+def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str], None] = lambda _: None) -> BenchReport:
+    """Time every model at every batch size; one report."""
+    if options.mode not in MODES:
+        raise CnnstatError(f"unknown mode {options.mode!r}; choose infer or train")
+    if not options.batch_sizes or any(b < 1 for b in options.batch_sizes):
+        raise CnnstatError("batch sizes must be at least 1")
+    notes: list[str] = []
+    setup = resolve_setup(options, notes)
+    threads = options.threads or os.cpu_count() or 1
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = [r for name in models for r in time_model(name, options, setup, threads, notes, progress)]
+    finally:
+        torch.set_num_threads(previous_threads)
+    environment = {
+        "torch": torch.__version__, "device": device_name(setup), "device_type": setup.device.type, "threads": threads,
+        "dtype": str(setup.amp_dtype or torch.float32).removeprefix("torch."), "amp": setup.amp_dtype is not None,
+        "channels_last": setup.channels_last, "compile": options.compile and not any("--compile" in n for n in notes),
+        "min_time_s": options.min_time, "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }  # fmt: skip
+    return BenchReport(results, environment, notes)

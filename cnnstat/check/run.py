@@ -1,0 +1,47 @@
+"""``check_model``: one model, one trace, every reference asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..counting.inputs import InputSpec, fit_to_defaults, meta_inputs
+from ..counting.report import count_trace
+from ..counting.trace import trace
+from ..errors import CnnstatError, InputShapeError
+from ..zoo import resolve_model
+from .comparison import ModelCheck
+from .references import check_fvcore, check_paper, check_torch, check_torchvision
+
+REFERENCES = ("fvcore", "torch", "torchvision", "paper")
+
+
+def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[str] = REFERENCES) -> ModelCheck:
+    """Every comparison for one model, at its default inputs or ``inputs``, against the chosen references."""
+    unknown = set(against) - set(REFERENCES)
+    if unknown:
+        raise CnnstatError(f"unknown reference {', '.join(sorted(unknown))}; choose from {', '.join(REFERENCES)}")
+    meta = resolve_model(name)
+    specs = fit_to_defaults(list(inputs), meta.inputs) if inputs else list(meta.inputs or [])
+    if not specs:
+        raise InputShapeError(f"{name} has no default input; give its shape with --input")
+    args, kwargs = meta_inputs(specs, 1)
+    report = count_trace(trace(meta.module, args, kwargs), meta.module, name=meta.name)  # one trace for every ledger
+    result = ModelCheck(meta.name, report.input_shape, report)
+    real = None
+    if {"fvcore", "torch"} & set(against):
+        torch.manual_seed(0)
+        real = resolve_model(name, on_meta=False).module
+    if "fvcore" in against:
+        try:
+            result.comparisons += check_fvcore(real, report, specs)
+        except Exception as error:  # fvcore's jit trace fails on some models; say so, don't crash
+            result.unavailable["fvcore"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
+    if "torch" in against:
+        result.comparisons += check_torch(meta.module, report, real, specs)
+    if "torchvision" in against:
+        result.comparisons += check_torchvision(meta.torchvision_name, report)
+    if "paper" in against:
+        result.comparisons += check_paper(meta.entry, report)
+    return result

@@ -1,0 +1,139 @@
+"""Architecture snapshots: one JSON file per model and input; any change is a readable diff.
+
+A snapshot stores every layer's name, type, shapes, parameters, every measure the core keeps, its
+FLOPs under every convention and its receptive field. The field list is read from the report, so a
+new measure needs no change here: a snapshot written before it existed shows it as new, not changed.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..atomic import write_atomically
+from ..counting.conventions import CONVENTIONS
+from ..counting.measures import NUMERIC_MEASURES
+from ..counting.report import Report
+from ..errors import CnnstatError
+from ..formats import check_format
+
+FORMAT = 2  # 1: cnnstat 0.1 (fvcore and lenet FLOPs as their own fields)
+_IDENTITY = ("type", "input_shape", "output_shape", "params", "trainable_params")
+
+
+class SnapshotError(CnnstatError):
+    """A snapshot file that cannot be read as one."""
+
+
+@dataclass(frozen=True)
+class SnapshotResult:
+    """What comparing a report with its snapshot found."""
+
+    path: Path
+    status: str  # "written", "updated", "unchanged" or "changed"
+    differences: tuple[str, ...] = ()
+    new_fields: tuple[str, ...] = ()  # measured now, not in the stored snapshot: not compared
+
+
+def snapshot_path(directory: Path, report: Report) -> Path:
+    """``DIR/<model>@<C>x<H>x<W>.json``; several inputs are joined with ``+``; a batch other than 1 is kept."""
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.model).strip("_")
+    size = "+".join("x".join(str(d) for d in meta.shape[1:]) or "scalar" for _, meta in report.inputs)
+    batch = f"-b{report.input_shape[0]}" if report.input_shape and report.input_shape[0] != 1 else ""
+    return directory / f"{model}@{size}{batch}.json"
+
+
+def snapshot_document(report: Report) -> dict[str, Any]:
+    """The stored form: every layer's name, type, shapes, parameters, measures, FLOPs per convention, receptive field."""
+    by_convention = {name: report.with_convention(name) for name in CONVENTIONS}
+    layers = []
+    for index, layer in enumerate(report.layers):
+        row = layer.row()
+        stored = {"name": layer.name, **{key: row[key] for key in (*_IDENTITY, *NUMERIC_MEASURES)}}
+        stored["flops"] = {name: converted.layers[index].flops for name, converted in by_convention.items()}
+        stored["receptive_field"] = row["receptive_field"]
+        layers.append(stored)
+    return {"format": FORMAT, "model": report.model, "input": list(report.input_shape), "layers": layers}
+
+
+def read_snapshot(path: Path) -> dict[str, Any]:
+    """A stored snapshot, checked for its shape and format; one of a newer or unknown format is refused."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise SnapshotError(f"snapshot {path} cannot be read: {error}") from None
+    except json.JSONDecodeError as error:
+        raise SnapshotError(f"snapshot {path} is not valid JSON ({error}); delete it or pass --update-snapshot") from None
+    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+        raise SnapshotError(f"{path} is not a cnnstat snapshot: it has no list of layers")
+    version = check_format(document.get("format", 1), FORMAT, path, "snapshot", SnapshotError)
+    for index, layer in enumerate(document["layers"]):
+        if not isinstance(layer, dict) or not isinstance(layer.get("name"), str) or not isinstance(layer.get("type"), str):
+            raise SnapshotError(f"{path}: layer {index} is not an object with a name and a type")
+    if version == 1:  # fvcore and lenet FLOPs were fields of their own
+        for layer in document["layers"]:
+            layer["flops"] = {name: layer.pop(name) for name in ("fvcore", "lenet") if name in layer}
+    return document
+
+
+def _layer_key(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    """(name, call number): a module called several times has several rows."""
+    seen: dict[str, int] = {}
+    keys = []
+    for layer in layers:
+        seen[layer["name"]] = seen.get(layer["name"], 0) + 1
+        keys.append((layer["name"], seen[layer["name"]]))
+    return keys
+
+
+def _flatten(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row with its FLOPs per convention as fields of their own: ``flops[lenet]``."""
+    flat = {key: value for key, value in row.items() if key != "flops"}
+    flat.update({f"flops[{name}]": value for name, value in (row.get("flops") or {}).items()})
+    return flat
+
+
+def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(differences as "layer L: field old → new", fields measured now that the old snapshot does not have)."""
+    old_rows = {key: _flatten(row) for key, row in zip(_layer_key(old["layers"]), old["layers"], strict=True)}
+    new_rows = {key: _flatten(row) for key, row in zip(_layer_key(new["layers"]), new["layers"], strict=True)}
+    differences, new_fields = [], set()
+    for key, row in new_rows.items():
+        label = key[0] if key[1] == 1 else f"{key[0]} (call {key[1]})"
+        if key not in old_rows:
+            differences.append(f"layer {label}: added ({row['type']})")
+            continue
+        stored = old_rows[key]
+        for name, after in row.items():
+            if name not in stored:
+                new_fields.add(name)
+            elif stored[name] != after:
+                differences.append(f"layer {label}: {name} {_show(stored[name])} → {_show(after)}")
+    for key, row in old_rows.items():
+        if key not in new_rows:
+            differences.append(f"layer {key[0]}: removed ({row['type']})")
+    return differences, sorted(new_fields)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, list):
+        return "×".join(map(str, value))
+    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+
+def compare_snapshot(report: Report, directory: Path, update: bool = False) -> SnapshotResult:
+    """Write the snapshot the first time; afterwards compare (or, with ``update``, rewrite)."""
+    path = snapshot_path(directory, report)
+    document = snapshot_document(report)
+    text = json.dumps(document, indent=1) + "\n"
+    if not path.exists():
+        write_atomically(path, text)
+        return SnapshotResult(path, "written")
+    differences, new_fields = diff_snapshots(read_snapshot(path), document)
+    if update and (differences or new_fields):
+        write_atomically(path, text)
+        return SnapshotResult(path, "updated", tuple(differences), tuple(new_fields))
+    return SnapshotResult(path, "changed" if differences else "unchanged", tuple(differences), tuple(new_fields))

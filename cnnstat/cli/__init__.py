@@ -1,0 +1,14 @@
+"""The ``cnnstat`` command line: thin Typer commands over the library, one module per group of commands."""
+
+from .app import app
+
+# Importing a command module registers its commands; the order here is the order of --help.
+from . import count, check, train, bench  # noqa: E402, F401, I001  isort: skip
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "main"]

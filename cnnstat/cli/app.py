@@ -1,0 +1,88 @@
+"""The Typer app, the options the commands share, and how a mistake becomes one line and an exit code.
+
+Nothing heavy is imported here: torch, torchvision, fvcore and pandas load inside the commands
+that need them, so ``cnnstat --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
+from ..counting.memory import OPTIMIZER_STATES
+from ..errors import CnnstatError
+from .output import Format, stderr_console
+
+app = typer.Typer(
+    name="cnnstat",
+    help="What a convolutional network costs: layer shapes, parameters, MACs, FLOPs and connections, "
+    "counted exactly, explained, and checked against fvcore, torch and the papers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one red line on stderr and return the Exit to raise."""
+    stderr_console().print(f"[red]error:[/red] {message}", soft_wrap=True, markup=True, highlight=False)
+    return typer.Exit(code)
+
+
+def user_errors(command: F) -> F:
+    """Turn cnnstat's own exceptions into one line and exit code 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except CnnstatError as error:
+            raise fail(_escape(str(error))) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    """A message shown as written: rich would read ``[x]`` in it as markup."""
+    from rich.markup import escape
+
+    return escape(text)
+
+
+# The choices come from the registries, so a new convention or optimizer needs no change here.
+ConventionName = Enum("ConventionName", {name: name for name in CONVENTIONS}, type=str)  # type: ignore[misc]
+OptimizerName = Enum("OptimizerName", {name: name for name in OPTIMIZER_STATES}, type=str)  # type: ignore[misc]
+
+ModelArg = Annotated[str, typer.Argument(help="Zoo name (`cnnstat models`), torchvision name, pkg.module:attr or file.py:attr.")]
+InputOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input", "-i",
+        help="One per input of forward: SHAPE[:DTYPE] or NAME=SHAPE[:DTYPE], e.g. 3x224x224, 2x16000, 128:int64. "
+        "A shape one dimension short of the model's own keeps its channels (28x28 for LeNet-5). Default: the model's own.",
+    ),
+]  # fmt: skip
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size; every count scales with it.")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv or markdown for machines.")]
+ConventionOpt = Annotated[
+    ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")  # type: ignore[valid-type]
+]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print each layer's formula with its numbers filled in.")]
+OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file (atomically) instead of stdout.")]
+OptimizerOpt = Annotated[
+    OptimizerName,  # type: ignore[valid-type]
+    typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),
+]
+DEFAULT_CONVENTION_NAME = ConventionName(DEFAULT_CONVENTION)
+DEFAULT_OPTIMIZER_NAME = OptimizerName("adam")

@@ -1,0 +1,123 @@
+"""Everything the commands print: one console-width rule, one shape formatter, tables, JSON, CSV, Markdown.
+
+Machine-readable output goes to stdout alone (or, with ``--out``, to a file written atomically);
+progress and messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ..atomic import write_atomically
+from ..counting.records import format_shape
+
+__all__ = ["Format", "emit", "format_shape", "human_bytes", "plain", "stderr_console", "stdout_console", "table"]
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def stdout_console(file: Any = None) -> Console:
+    """A rich console for tables; output that is not a terminal is 200 columns wide unless COLUMNS says otherwise."""
+    wide = (file is not None or not sys.stdout.isatty()) and "COLUMNS" not in os.environ
+    return Console(file=file, highlight=False, width=200 if wide else None, soft_wrap=False)
+
+
+def stderr_console(quiet: bool = False) -> Console:
+    return Console(stderr=True, highlight=False, quiet=quiet)
+
+
+def human_bytes(count: int) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:,.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def plain(value: Any) -> str:
+    """One cell of a table or CSV: shapes as 1×3×224×224, whole numbers with thousands separators, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return "×".join("—" if v is None else str(v) for v in value)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.6g}"
+    return str(value)
+
+
+def table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: int,
+          total: tuple[str, ...] | None = None) -> Table:  # fmt: skip
+    """A table whose last ``numeric`` columns are right-aligned and never truncated."""
+    rendered = Table(title=title, title_justify="left")
+    all_rows = rows + ([total] if total else [])
+    for index, header in enumerate(headers):
+        if index >= len(headers) - numeric:
+            width = max([len(header)] + [len(row[index]) for row in all_rows])
+            rendered.add_column(header, justify="right", no_wrap=True, min_width=width)
+        else:
+            rendered.add_column(header, overflow="fold")
+    for row in rows:
+        rendered.add_row(*row)
+    if total:
+        rendered.add_section()
+        rendered.add_row(*total, style="bold")
+    return rendered
+
+
+def rows_text(rows: list[dict[str, Any]], fmt: Format, columns: list[str] | None = None) -> str:
+    """CSV or Markdown of plain row dicts; shapes and lists as ``a×b``."""
+    import pandas as pd
+
+    frame = pd.DataFrame(rows, columns=columns)
+    for column in frame.columns:
+        if frame[column].map(lambda v: isinstance(v, (list, tuple))).any():
+            frame[column] = frame[column].map(lambda v: plain(v) if isinstance(v, (list, tuple)) else v)
+    if fmt is Format.csv:
+        return frame.to_csv(index=False)
+    return frame.to_markdown(index=False, floatfmt="", intfmt=",") + "\n"
+
+
+def emit(fmt: Format, *, document: Any = None, rows: list[dict[str, Any]] | None = None, columns: list[str] | None = None,
+         renderables: list[Any] | None = None, out: Path | None = None) -> None:  # fmt: skip
+    """Print (or write to ``out``) one result: JSON of ``document``, CSV/Markdown of ``rows``, or rich ``renderables``."""
+    if fmt is Format.json:
+        text = json.dumps(document, indent=2) + "\n"
+    elif fmt in (Format.csv, Format.markdown):
+        text = rows_text(rows or [], fmt, columns)
+    else:
+        if out is None:
+            console = stdout_console()
+            for renderable in renderables or []:
+                console.print(renderable)
+            return
+        import io
+
+        buffer = io.StringIO()
+        console = stdout_console(file=buffer)
+        for renderable in renderables or []:
+            console.print(renderable)
+        text = buffer.getvalue()
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_atomically(out, text)
+        stderr_console().print(f"wrote {out}")

@@ -1,0 +1,127 @@
+"""A report as people read it: the layer tables of ``summary`` and ``flops``, the footer, ``--explain``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from ..counting.report import LayerCounts, Report
+from .output import format_shape, human_bytes, plain, table
+
+# Headers for the columns a table can show; any other figure of a row is shown under its own name.
+HEADERS = {
+    "name": "Layer", "type": "Type", "module": "Module", "input_shape": "Input", "output_shape": "Output",
+    "params": "Params", "trainable_params": "Trainable", "param_bytes": "Param memory", "macs": "MACs",
+    "elementwise": "Elementwise", "connections": "Connections", "formula_connections": "Formula connections",
+    "neurons": "Neurons", "backward_macs": "Backward MACs", "activation_bytes": "Activations",
+    "training_bytes": "Training memory", "flops": "FLOPs", "share": "Share", "receptive_field": "Receptive field",
+    "effective_stride": "Stride", "formula": "Formula", "depth": "Depth",
+}  # fmt: skip
+TEXT_COLUMNS = ("name", "type", "module", "input_shape", "output_shape", "formula")
+BYTE_COLUMNS = ("param_bytes", "activation_bytes", "training_bytes")
+SUMMARY_COLUMNS = ("name", "type", "input_shape", "output_shape", "params", "macs", "connections")
+FLOPS_COLUMNS = ("name", "type", "output_shape", "macs", "flops", "share")
+
+
+def available_columns(report: Report) -> list[str]:
+    """Every column a row of this report can show."""
+    names = list(report.layers[0].row()) if report.layers else list(HEADERS)
+    return [*names, "share"]
+
+
+def _cell(layer: LayerCounts, column: str, total_flops: int) -> str:
+    if column == "name":
+        return layer.name if layer.called else f"{layer.name} (not called)"
+    if column == "share":
+        return f"{100 * layer.flops / (total_flops or 1):.1f}%"
+    value = getattr(layer, column)
+    if column in ("input_shape", "output_shape"):
+        return format_shape(value)
+    if column in BYTE_COLUMNS:
+        return human_bytes(value)
+    return plain(value)
+
+
+def _total_cell(report: Report, column: str, totals: dict[str, int]) -> str:
+    if column == "name":
+        return "Total"
+    if column == "share":
+        return "100.0%"
+    if column in totals:
+        return human_bytes(totals[column]) if column in BYTE_COLUMNS else f"{totals[column]:,}"
+    return ""
+
+
+def layer_table(report: Report, title: str, columns: tuple[str, ...]) -> Table:
+    """One row per layer with the chosen columns, and a total row of the summed ones."""
+    totals = report.totals
+    rows = [tuple(_cell(layer, column, totals["flops"]) for column in columns) for layer in report.layers]
+    total = tuple(_total_cell(report, column, totals) for column in columns)
+    numeric = len(columns) - max((i + 1 for i, c in enumerate(columns) if c in TEXT_COLUMNS), default=0)
+    return table(title, tuple(HEADERS.get(c, c) for c in columns), rows, numeric, total)
+
+
+def summary_tables(report: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
+    """The layer table of ``cnnstat summary``."""
+    return [layer_table(report, f"{report.model} · input {_inputs(report)}", columns or SUMMARY_COLUMNS)]
+
+
+def flops_tables(report: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
+    """The per-layer and per-type tables of ``cnnstat flops``."""
+    title = f"{report.model} · FLOPs ({report.convention}) · input {_inputs(report)}"
+    per_layer = layer_table(report, title, columns or FLOPS_COLUMNS)
+    total_flops = report.totals["flops"] or 1
+    by_type: dict[str, list[int]] = {}
+    for layer in report.layers:
+        calls, type_flops = by_type.get(layer.type, [0, 0])
+        by_type[layer.type] = [calls + 1, type_flops + layer.flops]
+    type_rows = [
+        (layer_type, str(calls), f"{type_flops:,}", f"{100 * type_flops / total_flops:.1f}%")
+        for layer_type, (calls, type_flops) in sorted(by_type.items(), key=lambda item: -item[1][1])
+    ]
+    return [per_layer, table("By layer type", ("Type", "Calls", "FLOPs", "Share"), type_rows, 3)]
+
+
+def _inputs(report: Report) -> str:
+    if len(report.inputs) == 1:
+        return format_shape(report.input_shape)
+    return ", ".join(f"{path} {format_shape(meta.shape)}" for path, meta in report.inputs)
+
+
+def _outputs(report: Report) -> str:
+    if len(report.outputs) <= 1:
+        return format_shape(report.output_shape)
+    return ", ".join(f"{path} {format_shape(meta.shape)}" for path, meta in report.outputs)
+
+
+def footer_lines(report: Report) -> list[str]:
+    """The totals under a table, one fact a line."""
+    totals = report.totals
+    frozen = totals["params"] - totals["trainable_params"]
+    lines = [
+        f"Total params: {totals['params']:,} (trainable {totals['trainable_params']:,}, frozen {frozen:,})",
+        f"MACs: {totals['macs']:,}",
+        f"FLOPs ({report.convention}): {totals['flops']:,}",
+        f"Connections: {totals['connections']:,}",
+        f"Neurons: {totals['neurons']:,}",
+        f"Parameter memory: {human_bytes(totals['param_bytes'])}",
+        f"Input: {_inputs(report)}  Output: {_outputs(report)}",
+    ]
+    if report.uncounted:
+        ops = sorted({op for _, op in report.uncounted})
+        lines.append(f"Uncounted ops ({len(report.uncounted)} calls, not in the totals): {', '.join(ops)}")
+    return lines
+
+
+def explain_lines(report: Report) -> list[str]:
+    """Each counted layer's formula with its numbers filled in."""
+    lines = []
+    for layer in report.layers:
+        if not layer.formula:
+            continue
+        line = f"{layer.name}: {layer.formula} = {layer.formula_connections:,}"
+        if layer.connections != layer.formula_connections:
+            line += f"  (true connections {layer.connections:,}: links onto padding are not connections)"
+        lines.append(line)
+    return lines

@@ -1,0 +1,164 @@
+"""FLOP conventions: each is one object that owns its whole rule for turning measures into FLOPs.
+
+A convention sees a layer's measures, the ops it ran with their own measures, and whether a layer
+counter gave the layer its structure; adding a convention is one more object registered here.
+Imports no torch, so the command line can list the names instantly.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .measures import Measures
+from .records import OpRecord
+from .registry import Registry
+
+
+@dataclass(frozen=True)
+class CountedOp:
+    """An op and its measures."""
+
+    record: OpRecord
+    measures: Measures
+
+
+@dataclass(frozen=True)
+class Convention(ABC):
+    """A named rule from a layer's measures (and its ops') to FLOPs."""
+
+    name: str
+    summary: str
+
+    @abstractmethod
+    def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
+        """FLOPs of one layer."""
+
+
+CONVENTIONS: Registry[str, Convention] = Registry("FLOP convention")
+DEFAULT_CONVENTION = "lenet"
+
+
+def register(convention: Convention) -> Convention:
+    CONVENTIONS.register(convention.name, convention)
+    return convention
+
+
+def get_convention(name: str) -> Convention:
+    """The convention called ``name``; a clear error for any other name."""
+    from ..errors import CnnstatError
+
+    convention = CONVENTIONS.get(name)
+    if convention is None:
+        raise CnnstatError(f"unknown convention {name!r}; choose one of {', '.join(CONVENTIONS)}")
+    return convention
+
+
+@dataclass(frozen=True)
+class _Lenet(Convention):
+    def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
+        if structured:  # a layer counter gave the whole layer its closed form
+            return measures.formula_connections
+        return sum(
+            op.measures.formula_connections if op.measures.neurons else 2 * op.measures.macs + op.measures.elementwise
+            for op in ops
+        )
+
+
+@dataclass(frozen=True)
+class _Macs(Convention):
+    def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
+        return measures.macs
+
+
+@dataclass(frozen=True)
+class _Arithmetic(Convention):
+    def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
+        return 2 * measures.macs + measures.elementwise
+
+
+# -- fvcore's own table: which ops its default handles count, and how -----------------------------
+
+FvcoreHandle = Callable[[OpRecord, Measures], int]
+
+
+def _products_unless_in_attention(op: OpRecord, measures: Measures) -> int:
+    # fvcore has no handle for scaled_dot_product_attention: the products inside it go uncounted
+    return 0 if op.call == "scaled_dot_product_attention" else measures.macs
+
+
+def _batch_norm(op: OpRecord, measures: Measures) -> int:
+    affine = op.optional_tensor("weight") is not None
+    if op.get("training", False):
+        return op.tensor("input").numel * (5 if affine else 4)
+    return op.tensor("input").numel * (2 if affine else 1)
+
+
+def _layer_or_group_norm(op: OpRecord, measures: Measures) -> int:
+    return op.tensor("input").numel * (5 if op.optional_tensor("weight") is not None else 4)
+
+
+def _adaptive_average(op: OpRecord, measures: Measures) -> int:
+    # fvcore's handle for aten::adaptive_avg_pool2d counts one flop per input element
+    return op.tensor("self").numel if op.call == "adaptive_avg_pool2d" else 0
+
+
+def _per_output(scale: int) -> FvcoreHandle:
+    return lambda op, measures: scale * op.outputs[0].numel
+
+
+FVCORE_HANDLES: dict[str, FvcoreHandle] = {
+    "convolution": lambda op, measures: measures.macs,
+    "_convolution": lambda op, measures: measures.macs,
+    "addmm": _products_unless_in_attention,
+    "baddbmm": _products_unless_in_attention,
+    "mm": _products_unless_in_attention,
+    "bmm": _products_unless_in_attention,
+    "native_batch_norm": _batch_norm,
+    "_native_batch_norm_legit": _batch_norm,
+    "_native_batch_norm_legit_no_training": _batch_norm,
+    "native_layer_norm": _layer_or_group_norm,
+    "native_group_norm": _layer_or_group_norm,
+    "_adaptive_avg_pool2d": _adaptive_average,
+    "mean": _adaptive_average,  # torch lowers a global adaptive average pool to a mean
+    "upsample_nearest2d": _per_output(1),
+    "upsample_bilinear2d": _per_output(4),
+    "grid_sampler_2d": _per_output(4),  # fvcore assumes bilinear sampling
+}
+BIAS_OPS = frozenset({"convolution", "_convolution", "addmm", "baddbmm"})
+
+
+@dataclass(frozen=True)
+class _Fvcore(Convention):
+    def op_flops(self, op: OpRecord, measures: Measures) -> int:
+        handle = FVCORE_HANDLES.get(op.op)
+        return handle(op, measures) if handle is not None else 0
+
+    def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
+        return sum(self.op_flops(op.record, op.measures) for op in ops)
+
+    def why_different(self, op: OpRecord, measures: Measures) -> str:
+        """The name of the rule by which fvcore's count of ``op`` differs from its MACs plus elementwise work."""
+        counted = self.op_flops(op, measures)
+        if op.op in BIAS_OPS and counted:
+            return "fvcore ignores bias"
+        if counted == 0:
+            return f"fvcore skips {op.call or op.op}"
+        return f"fvcore's own estimate for {op.call or op.op}"
+
+
+LENET = register(_Lenet(
+    "lenet",
+    "the classic hand count of LeNet-5: conv, linear and pooling layers cost their closed-form connections, "
+    "(a·k²+1)·b·m², (in+1)·out, (k²+1)·m²·a; every other layer costs what the `flops` convention gives it",
+))  # fmt: skip
+MACS = register(_Macs("macs", "multiply-accumulates of convolutions and matrix products only: torch's FlopCounterMode / 2"))
+FLOPS = register(_Arithmetic(
+    "flops", "2 per MAC plus 1 per elementwise operation: bias, normalisation, activation, addition, pooling"
+))  # fmt: skip
+FVCORE = register(_Fvcore(
+    "fvcore",
+    "what fvcore's FlopCountAnalysis counts: 1 per MAC of conv/linear/matmul, norms and adaptive average "
+    "pooling by its estimates, nothing for activations, additions or max pooling",
+))  # fmt: skip

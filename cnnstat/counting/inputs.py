@@ -1,0 +1,171 @@
+"""Inputs: ``--input`` strings and the Python API's sizes, dtypes and tensors, made into meta tensors.
+
+A spec is a per-sample shape of any rank (``3x224x224``, ``2x16000``, ``3x16x112x112``, a bare
+``128`` for token ids), an optional dtype (``128:int64``, ``3x224x224:bfloat16``) and, for a keyword
+argument of ``forward``, a name (``flow=2x64x64``). The batch is added in front of every input.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ..errors import InputShapeError
+
+EXPECTED_FORM = "SHAPE[:DTYPE] or NAME=SHAPE[:DTYPE], SHAPE as CxHxW, CxL, CxTxHxW or a length (e.g. 3x224x224, 128:int64)"
+MAX_ELEMENTS = 2**40  # per sample: more is a typo, and the arithmetic of a trace that size is no use to anyone
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One input of ``forward``: its per-sample shape, its dtype (None: the model's own or float32), its keyword."""
+
+    shape: tuple[int, ...]
+    dtype: str | None = None
+    name: str | None = None
+
+    def describe(self) -> str:
+        text = "×".join(map(str, self.shape))
+        return f"{self.name + '=' if self.name else ''}{text}{':' + self.dtype if self.dtype else ''}"
+
+
+def resolve_dtype(name: str) -> Any:
+    """The torch dtype called ``name`` (``float32``, ``bfloat16``, ``int64``, ``half`` …)."""
+    import torch
+
+    dtype = getattr(torch, name.strip().lower(), None) if name.strip() else None
+    if not isinstance(dtype, torch.dtype):
+        raise InputShapeError(f"unknown dtype {name!r}; use a torch dtype such as float32, bfloat16, float16 or int64")
+    return dtype
+
+
+def _checked(shape: tuple[int, ...], shown: str) -> tuple[int, ...]:
+    if not shape or any(d < 1 for d in shape):
+        raise InputShapeError(f"cannot read --input {shown!r}: every dimension must be at least 1; expected {EXPECTED_FORM}")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise InputShapeError(f"--input {shown!r} has {math.prod(shape):,} elements per sample, over the limit of {MAX_ELEMENTS:,}")
+    return shape
+
+
+def parse_input(text: str) -> InputSpec:
+    """One ``--input`` value as a spec."""
+    name, _, rest = text.rpartition("=") if "=" in text else ("", "", text)
+    name = name.strip()
+    if name and not _NAME.match(name):
+        raise InputShapeError(f"cannot read --input {text!r}: {name!r} is not a keyword argument name")
+    shape_text, colon, dtype_text = rest.partition(":")
+    if colon and not dtype_text.strip():
+        raise InputShapeError(f"cannot read --input {text!r}: a dtype follows the colon; expected {EXPECTED_FORM}")
+    parts = shape_text.strip().lower().replace("×", "x").replace(",", "x").split("x")
+    try:
+        dims = tuple(int(part) for part in parts)
+    except ValueError:
+        raise InputShapeError(f"cannot read --input {text!r}: expected {EXPECTED_FORM}") from None
+    dtype = None
+    if colon:
+        resolve_dtype(dtype_text)
+        dtype = dtype_text.strip().lower()
+    return InputSpec(_checked(dims, text), dtype, name or None)
+
+
+def specs_from_sizes(input_size: Any, dtypes: Any = None) -> list[InputSpec]:
+    """The Python API's ``input_size`` (a shape, a list of shapes, or a dict of keyword shapes) and ``dtypes``.
+
+    A shape may also be an ``--input`` string (``"3x224x224:bfloat16"``) or an :class:`InputSpec`.
+    """
+    if isinstance(input_size, Mapping):
+        named = [(str(key), value) for key, value in input_size.items()]
+    elif isinstance(input_size, (InputSpec, str)) or (
+        isinstance(input_size, Sequence) and input_size and all(isinstance(d, int) for d in input_size)
+    ):
+        named = [(None, input_size)]
+    elif isinstance(input_size, Sequence) and input_size:
+        named = [(None, item) for item in input_size]
+    else:
+        raise InputShapeError(f"input_size must be a shape, a list of shapes or a dict of them, not {input_size!r}")
+    dtype_list = _dtype_list(dtypes, len(named))
+    specs = []
+    for (name, shape), dtype in zip(named, dtype_list, strict=True):
+        if isinstance(shape, InputSpec):
+            specs.append(replace(shape, name=name or shape.name, dtype=dtype or shape.dtype))
+            continue
+        if isinstance(shape, str):
+            specs.append(replace(parse_input(shape), name=name))
+            continue
+        if not isinstance(shape, Sequence) or not all(isinstance(d, int) for d in shape):
+            raise InputShapeError(f"an input size must be a tuple of ints such as (3, 224, 224), not {shape!r}")
+        specs.append(InputSpec(_checked(tuple(shape), str(shape)), dtype, name))
+    return specs
+
+
+def _dtype_list(dtypes: Any, count: int) -> list[str | None]:
+    if dtypes is None:
+        return [None] * count
+    items = list(dtypes) if isinstance(dtypes, (list, tuple)) else [dtypes]
+    if len(items) != count:
+        raise InputShapeError(f"{len(items)} dtypes for {count} inputs")
+    names = [str(d).removeprefix("torch.") if d is not None else None for d in items]
+    for name in names:
+        if name is not None:
+            resolve_dtype(name)
+    return names
+
+
+def fit_to_defaults(specs: list[InputSpec], defaults: Sequence[InputSpec] | None) -> list[InputSpec]:
+    """Fill what a spec leaves open from the model's own inputs.
+
+    A shape one dimension short of the default is the default without its channels (``28x28`` for
+    LeNet-5 is 1×28×28); a spec without a dtype takes the default's.
+    """
+    if not defaults:
+        return specs
+    positional_defaults = [d for d in defaults if d.name is None]
+    fitted = []
+    for index, spec in enumerate(s for s in specs if s.name is None):
+        default = positional_defaults[index] if index < len(positional_defaults) else None
+        fitted.append(_fit(spec, default))
+    named_defaults = {d.name: d for d in defaults if d.name is not None}
+    fitted += [_fit(spec, named_defaults.get(spec.name)) for spec in specs if spec.name is not None]
+    return fitted
+
+
+def _fit(spec: InputSpec, default: InputSpec | None) -> InputSpec:
+    if default is None:
+        return spec
+    shape = (default.shape[0], *spec.shape) if len(spec.shape) == len(default.shape) - 1 else spec.shape
+    return InputSpec(shape, spec.dtype or default.dtype, spec.name)
+
+
+def meta_inputs(specs: Sequence[InputSpec], batch: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Zero tensors on meta, batch first: positional ones in order, keyword ones by name."""
+    import torch
+
+    if batch < 1:
+        raise InputShapeError(f"--batch must be at least 1, got {batch}")
+
+    def tensor(spec: InputSpec) -> torch.Tensor:
+        dtype = resolve_dtype(spec.dtype) if spec.dtype else torch.float32
+        return torch.zeros((batch, *spec.shape), dtype=dtype, device="meta")
+
+    return tuple(tensor(s) for s in specs if s.name is None), {s.name: tensor(s) for s in specs if s.name is not None}
+
+
+def meta_data(input_data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Ready inputs (a tensor, a sequence of them, or a dict of keyword tensors) as meta copies of the same shapes."""
+    import torch
+    from torch.utils._pytree import tree_map
+
+    def to_meta(value: Any) -> Any:
+        return value.to("meta") if isinstance(value, torch.Tensor) else value
+
+    if isinstance(input_data, torch.Tensor):
+        return (to_meta(input_data),), {}
+    if isinstance(input_data, Mapping):
+        return (), {str(key): tree_map(to_meta, value) for key, value in input_data.items()}
+    if isinstance(input_data, Sequence):
+        return tuple(tree_map(to_meta, value) for value in input_data), {}
+    raise InputShapeError(f"input_data must be a tensor, a sequence of tensors or a dict of them, not {type(input_data).__name__}")

@@ -1,0 +1,28 @@
+"""Memory: the bytes a training step keeps for backward, and what training needs in all."""
+
+from __future__ import annotations
+
+from .records import Trace
+
+#: Optimizer state per trainable parameter, in parameter-sized tensors.
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
+
+
+def activation_bytes(trace: Trace) -> list[int]:
+    """Per layer: bytes of the storages autograd saved there first, model parameters and buffers left out."""
+    counted: set[int] = set()
+    per_layer = []
+    for layer in trace.layers:
+        total = 0
+        for saved in layer.saved:
+            if saved.model_state or saved.storage in counted:
+                continue
+            counted.add(saved.storage)
+            total += saved.nbytes
+        per_layer.append(total)
+    return per_layer
+
+
+def training_bytes(param_bytes: int, trainable_bytes: int, activations: int, optimizer: str) -> int:
+    """Parameters, their gradients, the optimizer's state and the saved activations, in bytes."""
+    return param_bytes + trainable_bytes * (1 + OPTIMIZER_STATES[optimizer]) + activations

@@ -1,0 +1,312 @@
+"""Op counters: one pure function per aten op, from its record to its :class:`Measures`.
+
+Counters read arguments by their schema names (``stride``, ``padding``, ``groups``). An op that no
+counter, view or elementwise rule knows is reported as uncounted, never silently zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .measures import Measures
+from .records import OpRecord, TensorMeta
+from .registry import Registry
+
+OpCounter = Callable[[OpRecord], Measures]
+OP_COUNTERS: Registry[str, OpCounter] = Registry("op counter")
+
+
+def op_counter(*names: str) -> Callable[[OpCounter], OpCounter]:
+    """Register the decorated function as the counter of the named aten ops."""
+
+    def register(counter: OpCounter) -> OpCounter:
+        for name in names:
+            OP_COUNTERS.register(name, counter)
+        return counter
+
+    return register
+
+
+# ---------------------------------------------------------------------------------------------
+# Links along one spatial dimension
+# ---------------------------------------------------------------------------------------------
+
+
+def valid_taps(in_size: int, out_size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Sum over output positions of the kernel taps that land inside the input (not on padding)."""
+    total = 0
+    for tap in range(kernel):
+        offset = tap * dilation - padding  # output o reads input o*stride + offset
+        first = max(0, -(offset // stride))  # smallest o with o*stride + offset >= 0
+        last = min(out_size - 1, (in_size - 1 - offset) // stride)
+        total += max(0, last - first + 1)
+    return total
+
+
+def transposed_valid_taps(in_size: int, out_size: int, kernel: int, stride: int, padding: int, dilation: int) -> int:
+    """Links of a transposed convolution: input position i reaches output i*stride - padding + tap*dilation."""
+    total = 0
+    for tap in range(kernel):
+        offset = tap * dilation - padding
+        total += sum(1 for i in range(in_size) if 0 <= i * stride + offset < out_size)
+    return total
+
+
+def adaptive_window_total(in_size: int, out_size: int) -> int:
+    """Sum of window lengths of adaptive pooling (start = ⌊o·n/m⌋, end = ⌈(o+1)·n/m⌉)."""
+    return sum(-((-(o + 1) * in_size) // out_size) - (o * in_size) // out_size for o in range(out_size))
+
+
+def spatial(values: object, dims: int) -> tuple[int, ...]:
+    """A per-dimension argument (``3``, ``[3]``, ``[3, 5]``) as one int per spatial dimension."""
+    if isinstance(values, int):
+        return (values,) * dims
+    values = tuple(values)  # type: ignore[arg-type]
+    return values * dims if len(values) == 1 else values
+
+
+def pool_geometry(op: OpRecord) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """Kernel, stride, padding and dilation of a max or average pooling op, one int per spatial dimension."""
+    dims = next(int(c) for c in reversed(op.op) if c.isdigit())  # max_pool2d_with_indices -> 2
+    kernel = spatial(op["kernel_size"], dims)
+    stride = spatial(op["stride"], dims) if op.get("stride") else kernel
+    padding = spatial(op.get("padding", 0), dims)
+    dilation = spatial(op.get("dilation", 1), dims)
+    return kernel, stride, padding, dilation
+
+
+def square(sizes: tuple[int, ...]) -> str:
+    """``(5, 5)`` -> ``5²``; ``(3, 5)`` -> ``3·5``."""
+    if len(set(sizes)) == 1 and len(sizes) > 1:
+        return f"{sizes[0]}{'²³'[len(sizes) - 2] if len(sizes) <= 3 else '^' + str(len(sizes))}"
+    return "·".join(str(s) for s in sizes)
+
+
+def batch_prefix(batch: int) -> str:
+    return f"{batch}·" if batch != 1 else ""
+
+
+def _gradient_macs(macs: int, *operands: TensorMeta) -> int:
+    """A product's backward: one product of the same size per operand that needs a gradient."""
+    return macs * sum(operand.requires_grad for operand in operands)
+
+
+def _weighted(macs: int, bias_ops: int, links: int, neurons: int, backward: int, formula: str) -> Measures:
+    """A convolution or matrix product: its products, the bias additions, and the closed form that counts both."""
+    return Measures(
+        macs=macs,
+        elementwise=bias_ops,
+        connections=links + bias_ops,
+        formula_connections=macs + bias_ops,
+        neurons=neurons,
+        backward_macs=backward,
+        formula=formula,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolutions and matrix products
+# ---------------------------------------------------------------------------------------------
+
+
+@op_counter("convolution", "_convolution")
+def count_convolution(op: OpRecord) -> Measures:
+    x, w, bias = op.tensor("input"), op.tensor("weight"), op.optional_tensor("bias")
+    transposed, groups, out = op["transposed"], op["groups"], op.outputs[0]
+    dims = len(x.shape) - 2
+    stride, padding, dilation = (spatial(op[name], dims) for name in ("stride", "padding", "dilation"))
+    batch, kernel = x.shape[0], w.shape[2:]
+    conv_shape = x.shape[2:] if transposed else out.shape[2:]
+    macs = batch * math.prod(w.shape) * math.prod(conv_shape)
+    per_dim = transposed_valid_taps if transposed else valid_taps
+    taps = math.prod(
+        per_dim(x.shape[2 + d], out.shape[2 + d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(dims)
+    )
+    # weight is (out, in/groups, k…), or (in, out/groups, k…) when transposed: either way one link per tap
+    links = batch * w.shape[0] * w.shape[1] * taps
+    bias_links = out.numel if bias is not None else 0
+    in_per_group, out_channels = (w.shape[0] // groups, w.shape[1] * groups) if transposed else (w.shape[1], w.shape[0])
+    plus = "+1" if bias is not None else ""
+    formula = f"{batch_prefix(batch)}({in_per_group}·{square(kernel)}{plus})·{out_channels}·{square(out.shape[2:])}"
+    # grad input is a (transposed) convolution of grad output with the weight; grad weight one of the input
+    # with grad output: each as many products as the forward pass
+    return _weighted(macs, bias_links, links, out.numel, _gradient_macs(macs, x, w), formula)
+
+
+def _matmul(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta | None) -> Measures:
+    out = op.outputs[0]
+    inner = a.shape[-1]
+    macs = out.numel * inner
+    bias_ops = out.numel if bias is not None else 0
+    rows = out.numel // out.shape[-1]
+    plus = "+1" if bias is not None else ""
+    formula = f"{batch_prefix(rows)}({inner}{plus})·{out.shape[-1]}"
+    return _weighted(macs, bias_ops, macs, out.numel, _gradient_macs(macs, a, b), formula)
+
+
+@op_counter("addmm")
+def count_addmm(op: OpRecord) -> Measures:
+    return _matmul(op, op.tensor("mat1"), op.tensor("mat2"), op.tensor("self"))
+
+
+@op_counter("baddbmm")
+def count_baddbmm(op: OpRecord) -> Measures:
+    return _matmul(op, op.tensor("batch1"), op.tensor("batch2"), op.tensor("self"))
+
+
+@op_counter("mm", "bmm")
+def count_mm(op: OpRecord) -> Measures:
+    return _matmul(op, op.tensor("self"), op.tensor("mat2"), None)
+
+
+@op_counter(
+    "_scaled_dot_product_efficient_attention",
+    "_scaled_dot_product_flash_attention",
+    "_scaled_dot_product_cudnn_attention",
+    "_scaled_dot_product_flash_attention_for_cpu",
+)
+def count_fused_attention(op: OpRecord) -> Measures:
+    q, k, v = op.tensor("query"), op.tensor("key"), op.tensor("value")
+    *batch, length, embed = q.shape
+    scores = math.prod(batch) * length * k.shape[-2]
+    macs = scores * (embed + v.shape[-1])
+    # The fused backward recomputes the scores, then forms grad scores, grad V, grad Q and grad K.
+    backward = scores * (3 * embed + 2 * v.shape[-1]) if q.requires_grad or k.requires_grad or v.requires_grad else 0
+    return Measures(macs=macs, elementwise=3 * scores, backward_macs=backward)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling
+# ---------------------------------------------------------------------------------------------
+
+
+def _pool(op: OpRecord, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
+          dilation: tuple[int, ...]) -> Measures:  # fmt: skip
+    x, out = op.tensor("self"), op.outputs[0]
+    dims = len(kernel)
+    planes = math.prod(x.shape[:-dims])
+    taps = math.prod(
+        valid_taps(x.shape[-dims + d], out.shape[-dims + d], kernel[d], stride[d], padding[d], dilation[d]) for d in range(dims)
+    )
+    links = planes * taps
+    formula = f"{square(kernel)}·{square(out.shape[-dims:])}·{planes}"
+    return Measures(
+        elementwise=links, connections=links, formula_connections=out.numel * math.prod(kernel), neurons=out.numel,
+        formula=formula,
+    )  # fmt: skip
+
+
+@op_counter("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices")
+def count_max_pool(op: OpRecord) -> Measures:
+    return _pool(op, *pool_geometry(op))
+
+
+@op_counter("avg_pool1d", "avg_pool2d", "avg_pool3d")
+def count_avg_pool(op: OpRecord) -> Measures:
+    kernel, stride, padding, _ = pool_geometry(op)
+    return _pool(op, kernel, stride, padding, (1,) * len(kernel))
+
+
+@op_counter("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+def count_adaptive_pool(op: OpRecord) -> Measures:
+    x, out = op.tensor("self"), op.outputs[0]
+    dims = len(spatial(op["output_size"], 1))
+    planes = math.prod(x.shape[:-dims])
+    windows = math.prod(adaptive_window_total(x.shape[-dims + d], out.shape[-dims + d]) for d in range(dims))
+    links = planes * windows
+    return Measures(
+        elementwise=links, connections=links, formula_connections=links, neurons=out.numel, formula=f"{windows}·{planes}"
+    )
+
+
+_REDUCTIONS = (
+    "sum", "mean", "amax", "amin", "prod", "var", "std", "var_mean", "std_mean", "max", "min",
+    "argmax", "argmin", "logsumexp", "norm", "linalg_vector_norm", "all", "any",
+)  # fmt: skip
+
+
+@op_counter(*_REDUCTIONS)
+def count_reduction(op: OpRecord) -> Measures:
+    x = op.tensor("self")
+    if op.op == "mean" and op.call.startswith("adaptive_avg_pool") and op.outputs:
+        # torch lowers global adaptive average pooling to a mean over the spatial dims: a pooling layer.
+        out = op.outputs[0]
+        window = x.numel // max(out.numel, 1)
+        return Measures(
+            elementwise=x.numel, connections=x.numel, formula_connections=x.numel, neurons=out.numel,
+            formula=f"{window}·{out.numel}",
+        )  # fmt: skip
+    return Measures(elementwise=x.numel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation, softmax, resampling
+# ---------------------------------------------------------------------------------------------
+
+
+@op_counter("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training")
+def count_batch_norm(op: OpRecord) -> Measures:
+    # A scale and a shift per element once the statistics are folded (or computed: counted alike).
+    return Measures(elementwise=2 * op.tensor("input").numel)
+
+
+@op_counter("native_layer_norm", "native_group_norm")
+def count_layer_norm(op: OpRecord) -> Measures:
+    # statistics (mean, variance), normalisation (subtract, divide) and the affine: 5 per element
+    return Measures(elementwise=5 * op.tensor("input").numel)
+
+
+@op_counter("_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax")
+def count_softmax(op: OpRecord) -> Measures:
+    return Measures(elementwise=3 * op.tensor("self").numel)  # exponent, sum, divide
+
+
+_NEAREST = ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
+            "_upsample_nearest_exact2d", "_upsample_nearest_exact3d")  # fmt: skip
+_TAPS = {"upsample_linear1d": 2, "upsample_bilinear2d": 4, "_upsample_bilinear2d_aa": 4, "upsample_trilinear3d": 8,
+         "upsample_bicubic2d": 16, "_upsample_bicubic2d_aa": 16}  # fmt: skip
+_GRID_TAPS = {0: 4, 1: 0, 2: 16}  # grid_sampler's interpolation_mode: bilinear, nearest, bicubic
+
+
+@op_counter(*_NEAREST, *_TAPS, "grid_sampler_2d")
+def count_resample(op: OpRecord) -> Measures:
+    """Interpolation: one multiply-accumulate per input tap of each output element; nearest only copies."""
+    taps = _GRID_TAPS.get(op.get("interpolation_mode", 0), 4) if op.op == "grid_sampler_2d" else _TAPS.get(op.op, 0)
+    return Measures(elementwise=taps * op.outputs[0].numel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Everything else: data movement (free), elementwise (one per output element), or uncounted
+# ---------------------------------------------------------------------------------------------
+
+DATA_MOVEMENT = frozenset({
+    "cat", "stack", "clone", "copy_", "_to_copy", "empty", "empty_like", "empty_strided", "new_empty",
+    "new_empty_strided", "new_zeros", "new_ones", "new_full", "zeros", "zeros_like", "ones", "ones_like", "full",
+    "full_like", "fill_", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
+    "replication_pad1d", "replication_pad2d", "replication_pad3d", "roll", "index", "index_select", "gather",
+    "scatter", "index_put", "index_put_", "slice_scatter", "select_scatter", "flip", "repeat", "lift_fresh",
+    "scalar_tensor", "arange", "contiguous", "_unsafe_index", "masked_select", "nonzero", "channel_shuffle",
+    "pixel_shuffle", "pixel_unshuffle", "_unsafe_view", "as_strided_", "resize_", "zero_", "tril", "triu",
+    "native_dropout", "bernoulli_", "uniform_", "normal_", "_local_scalar_dense", "embedding", "split_with_sizes_copy",
+    "unsafe_split", "unsafe_chunk", "linspace", "randint", "rand", "randn", "randperm", "detach_",
+})  # fmt: skip
+
+# Elementwise activations that carry no pointwise tag in torch.
+UNTAGGED_ELEMENTWISE = frozenset({
+    "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "mish", "mish_",
+    "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_", "_prelu_kernel", "glu", "rrelu_with_noise",
+    "silu", "silu_", "gelu", "gelu_", "relu6", "threshold", "threshold_",
+})  # fmt: skip
+
+
+def count_op(op: OpRecord) -> Measures:
+    """The measures of one aten op."""
+    counter = OP_COUNTERS.get(op.op)
+    if counter is not None:
+        return counter(op)
+    if op.is_view or op.op in DATA_MOVEMENT:
+        return Measures()
+    if op.pointwise or op.op in UNTAGGED_ELEMENTWISE:
+        return Measures(elementwise=max((o.numel for o in op.outputs), default=0))
+    return Measures(uncounted=(op.op,))

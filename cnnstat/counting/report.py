@@ -1,0 +1,221 @@
+"""Reports: a trace counted layer by layer, with totals that are column sums.
+
+``count_trace`` turns the records of a trace into one :class:`LayerCounts` per row: the ops'
+measures summed (and a layer counter's structure where the zoo registered one), FLOPs under the
+report's convention, the receptive field of the row's output, and its share of training memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any
+
+from .conventions import DEFAULT_CONVENTION, CountedOp, get_convention
+from .layers import layer_counter_for
+from .measures import NUMERIC_MEASURES, Measures
+from .memory import OPTIMIZER_STATES, activation_bytes, training_bytes
+from .ops import count_op
+from .receptive_field import describe, footprints
+from .records import LayerRecord, TensorMeta, Trace
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from torch import nn
+
+DEFAULT_OPTIMIZER = "adam"
+
+
+@dataclass(frozen=True)
+class LayerCounts:
+    """One row of a report: a traced layer call and what it costs. Measures read as attributes (``row.macs``)."""
+
+    name: str
+    type: str
+    depth: int
+    module: str
+    is_module: bool
+    input_shape: tuple[int, ...] | None
+    output_shape: tuple[int, ...] | None
+    params: int
+    trainable_params: int
+    param_bytes: int
+    measures: Measures
+    flops: int
+    training_bytes: int
+    receptive_field: tuple[int, ...] | None
+    effective_stride: tuple[int | float | None, ...] | None
+    structured: bool = field(default=False, repr=False)  # a layer counter gave it its closed form
+    trainable_bytes: int = field(default=0, repr=False)
+    ops: tuple[CountedOp, ...] = field(default=(), repr=False, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name == "measures":
+            raise AttributeError(name)
+        measures = object.__getattribute__(self, "measures")
+        if name in _MEASURE_NAMES:
+            return getattr(measures, name)
+        raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
+
+    @property
+    def called(self) -> bool:
+        """False for the rows of parameters whose module never ran."""
+        return self.input_shape is not None or not self.params
+
+    def row(self) -> dict[str, Any]:
+        """Every figure of the row by its column name, shapes as lists: the rows of JSON, CSV and pandas."""
+        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _INTERNAL}
+        plain.update({name: getattr(self.measures, name) for name in _MEASURE_NAMES})
+        del plain["measures"]
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in plain.items()}
+
+
+_MEASURE_NAMES = tuple(f.name for f in fields(Measures))
+_INTERNAL = {"structured", "trainable_bytes", "ops"}
+#: Columns whose totals are sums over rows (the report's footer and ``totals``).
+SUMMED_COLUMNS = ("params", "trainable_params", "param_bytes", *NUMERIC_MEASURES, "flops", "training_bytes")
+
+
+@dataclass(frozen=True)
+class Report:
+    """Per-layer counts of one model at its inputs; totals are column sums, computed on demand."""
+
+    model: str
+    inputs: tuple[tuple[str, TensorMeta], ...]
+    outputs: tuple[tuple[str, TensorMeta], ...]
+    convention: str
+    optimizer: str
+    layers: tuple[LayerCounts, ...]
+    receptive_field: tuple[int, ...] | None = None  # of the model's (first) output
+    notes: tuple[str, ...] = ()
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.inputs[0][1].shape if self.inputs else ()
+
+    @property
+    def output_shape(self) -> tuple[int, ...] | None:
+        return self.outputs[0][1].shape if self.outputs else None
+
+    @property
+    def totals(self) -> dict[str, int]:
+        """Column sums of every summed figure, FLOPs under the report's convention among them."""
+        return {name: sum(getattr(layer, name) for layer in self.layers) for name in SUMMED_COLUMNS}
+
+    @property
+    def uncounted(self) -> list[tuple[str, str]]:
+        """(layer, op) pairs that no counter knows."""
+        return [(layer.name, op) for layer in self.layers for op in layer.uncounted]
+
+    @property
+    def depth(self) -> int:
+        """Layers with parameters."""
+        return sum(1 for layer in self.layers if layer.params and layer.called)
+
+    def module_totals(self, column: str) -> dict[str, int]:
+        """``column`` summed per module, over every layer inside it ("" is the whole model)."""
+        sums: dict[str, int] = {}
+        for layer in self.layers:
+            value = getattr(layer, column)
+            parts = layer.module.split(".") if layer.module else []
+            for depth in range(len(parts) + 1):
+                prefix = ".".join(parts[:depth])
+                sums[prefix] = sums.get(prefix, 0) + value
+        return sums
+
+    def with_convention(self, convention: str) -> Report:
+        """The same counts under another FLOP convention."""
+        rule = get_convention(convention)
+        layers = tuple(replace(layer, flops=rule.layer_flops(layer.measures, layer.ops, layer.structured)) for layer in self.layers)
+        return replace(self, convention=convention, layers=layers)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per layer, every figure a column."""
+        import pandas as pd
+
+        return pd.DataFrame([layer.row() for layer in self.layers])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain data: what ``to_json`` writes."""
+        totals = self.totals
+
+        def tensors(entries: tuple[tuple[str, TensorMeta], ...]) -> list[dict[str, Any]]:
+            return [{"path": path, "shape": list(meta.shape), "dtype": meta.dtype} for path, meta in entries]
+
+        return {
+            "model": self.model,
+            "input": list(self.input_shape),
+            "inputs": tensors(self.inputs),
+            "output_shape": list(self.output_shape) if self.output_shape is not None else None,
+            "outputs": tensors(self.outputs),
+            "convention": self.convention,
+            "optimizer": self.optimizer,
+            "receptive_field": list(self.receptive_field) if self.receptive_field else None,
+            "depth": self.depth,
+            "totals": totals,
+            "uncounted": [{"layer": layer, "op": op} for layer, op in self.uncounted],
+            "notes": list(self.notes),
+            "layers": [layer.row() for layer in self.layers],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+
+def count_trace(
+    traced: Trace, module: nn.Module, *, name: str, convention: str = DEFAULT_CONVENTION, optimizer: str = DEFAULT_OPTIMIZER
+) -> Report:
+    """Count the layers of a trace taken of ``module``."""
+    rule = get_convention(convention)
+    if optimizer not in OPTIMIZER_STATES:
+        from ..errors import CnnstatError
+
+        raise CnnstatError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATES)}")
+    modules = dict(module.named_modules())
+    states = footprints(traced)
+    saved = activation_bytes(traced)
+    layers = []
+    for record, activations in zip(traced.layers, saved, strict=True):
+        ops = tuple(CountedOp(op, _without_backward(count_op(op), traced)) for op in record.ops)
+        measures = sum((op.measures for op in ops), Measures(activation_bytes=activations))
+        counter = layer_counter_for(type(modules[record.module_name])) if record.is_module else None
+        if counter is not None:
+            measures = counter(modules[record.module_name], record, measures)
+        layers.append(_row(record, measures, ops, counter is not None, rule.layer_flops(measures, ops, counter is not None),
+                           states, optimizer))  # fmt: skip
+    output_state = states.get(traced.outputs[0][1].value) if traced.outputs and traced.outputs[0][1].value is not None else None
+    notes = (f"no backward figures: {traced.note}",) if not traced.with_autograd else ()
+    return Report(name, traced.inputs, traced.outputs, convention, optimizer, tuple(layers), describe(output_state)[0], notes)
+
+
+def _without_backward(measures: Measures, traced: Trace) -> Measures:
+    """A trace taken without autograd cannot say which tensors need gradients: no backward figures then."""
+    return measures if traced.with_autograd else replace(measures, backward_macs=0)
+
+
+def _row(record: LayerRecord, measures: Measures, ops: tuple[CountedOp, ...], structured: bool, flops: int,
+         states: dict, optimizer: str) -> LayerCounts:  # fmt: skip
+    output = record.outputs[0][1] if record.outputs else None
+    receptive_field, stride = describe(states.get(output.value) if output is not None and output.value is not None else None)
+    param_bytes = sum(p.nbytes for p in record.params)
+    trainable_bytes = sum(p.nbytes for p in record.params if p.trainable)
+    return LayerCounts(
+        name=record.name,
+        type=record.type,
+        depth=record.depth,
+        module=record.module_name,
+        is_module=record.is_module,
+        input_shape=record.input_shape,
+        output_shape=record.output_shape,
+        params=sum(p.numel for p in record.params),
+        trainable_params=sum(p.numel for p in record.params if p.trainable),
+        param_bytes=param_bytes,
+        measures=measures,
+        flops=flops,
+        training_bytes=training_bytes(param_bytes, trainable_bytes, measures.activation_bytes, optimizer),
+        receptive_field=receptive_field,
+        effective_stride=stride,
+        structured=structured,
+        trainable_bytes=trainable_bytes,
+        ops=ops,
+    )

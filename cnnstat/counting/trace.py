@@ -1,0 +1,380 @@
+"""Tracing: one frozen record per layer call, with every aten op it ran. Nothing is counted here.
+
+Module hooks keep the stack of running modules. A TorchFunctionMode names the outermost torch
+function each op runs under (``conv2d``, ``flatten``, ``__iadd__``): calls made outside a leaf
+module become rows of their own. A TorchDispatchMode records every aten op that executes, which
+is what torch's FlopCounterMode sees too, with its arguments keyed by the op's schema. With
+autograd on, a saved-tensors hook records what each layer keeps for the backward pass.
+
+A module whose parameters and buffers are not on the meta device runs through
+``torch.func.functional_call`` on meta stand-ins for them, so its own tensors are never touched and
+no activation memory is spent; its train/eval flags are restored afterwards, and the hooks removed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_flatten_with_path
+from torch.utils.weak import WeakIdKeyDictionary
+
+from ..errors import TraceError
+from .layers import layer_counter_for
+from .records import LayerRecord, OpRecord, ParamRecord, SavedTensor, TensorMeta, Trace, format_shape
+
+# Exceptions a forward pass raises when its input does not fit; anything else is a bug to show.
+FORWARD_ERRORS = (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError, KeyError)
+
+
+def output_path(path: tuple[Any, ...]) -> str:
+    """A pytree key path as users write it: ``out``, ``aux``, ``[1]``, ``flow.[0]``; empty for the root."""
+    parts = []
+    for key in path:
+        if hasattr(key, "key"):  # a dict key
+            parts.append(str(key.key))
+        elif hasattr(key, "idx"):  # a sequence index
+            parts.append(f"[{key.idx}]")
+        else:  # a named-tuple or dataclass field
+            parts.append(str(getattr(key, "name", key)))
+    return ".".join(parts)
+
+
+def _is_pointwise(func: Any) -> bool:
+    """Pointwise by tag; in-place variants (``hardswish_``) inherit the tag of their out-of-place op."""
+    if torch.Tag.pointwise in func.tags:
+        return True
+    name = func._overloadpacket.__name__
+    functional = getattr(torch.ops.aten, name[:-1], None) if name.endswith("_") else None
+    return functional is not None and any(
+        torch.Tag.pointwise in getattr(functional, overload).tags for overload in functional.overloads()
+    )
+
+
+def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(name, value) for every argument of the op's schema: positional, keyword, then defaults."""
+    bound = []
+    positional = iter(args)
+    for argument in func._schema.arguments:
+        if not argument.kwarg_only:
+            value = next(positional, _MISSING)
+            if value is not _MISSING:
+                bound.append((argument.name, value))
+                continue
+        if argument.name in kwargs:
+            bound.append((argument.name, kwargs[argument.name]))
+        elif argument.has_default_value():
+            bound.append((argument.name, argument.default_value))
+    return bound
+
+
+_MISSING = object()
+
+
+@dataclass
+class _OpenRow:
+    name: str
+    type: str
+    depth: int
+    module_name: str
+    is_module: bool
+    inputs: tuple[TensorMeta, ...]
+    ops: list[OpRecord] = field(default_factory=list)
+    params: tuple[ParamRecord, ...] = ()
+    saved: list[SavedTensor] = field(default_factory=list)
+
+    def close(self, outputs: tuple[tuple[str, TensorMeta], ...]) -> LayerRecord:
+        return LayerRecord(
+            self.name, self.type, self.depth, self.module_name, self.is_module,
+            self.inputs, outputs, tuple(self.ops), self.params, tuple(self.saved),
+        )  # fmt: skip
+
+
+class _Tracer(TorchDispatchMode):
+    """Keeps the module stack, the open row and the data-flow values; records ops into the row."""
+
+    def __init__(self, model: nn.Module, state_storages: set[int]):
+        super().__init__()
+        self.names = {module: name for name, module in model.named_modules()}
+        self.leaves = {m for m in self.names if not any(True for _ in m.children()) or layer_counter_for(type(m))}
+        self.params = _parameter_owners(model)
+        self.state_storages = state_storages
+        self.values: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.next_value = itertools.count()
+        self.stack: list[nn.Module] = []
+        self.row: _OpenRow | None = None
+        self.call = ""
+        self.rows: list[LayerRecord] = []
+        self.seen_params: set[int] = set()
+        self.owners_with_rows: set[str] = set()
+
+    # -- tensors ------------------------------------------------------------------------------
+    def meta(self, tensor: torch.Tensor) -> TensorMeta:
+        return TensorMeta(
+            tuple(tensor.shape), str(tensor.dtype).removeprefix("torch."), tensor.element_size(),
+            tensor.requires_grad, self.values.get(tensor),
+        )  # fmt: skip
+
+    def new_value(self, tensor: torch.Tensor) -> None:
+        self.values[tensor] = next(self.next_value)
+
+    def tensors(self, value: Any) -> tuple[TensorMeta, ...]:
+        return tuple(self.meta(leaf) for leaf in tree_flatten(value)[0] if isinstance(leaf, torch.Tensor))
+
+    def outputs(self, value: Any) -> tuple[tuple[str, TensorMeta], ...]:
+        leaves, _ = tree_flatten_with_path(value)
+        return tuple((output_path(path), self.meta(leaf)) for path, leaf in leaves if isinstance(leaf, torch.Tensor))
+
+    def plain(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            return self.meta(value)
+        if isinstance(value, (list, tuple)):
+            return tuple(self.plain(item) for item in value)
+        if isinstance(value, (torch.dtype, torch.device, torch.layout, torch.memory_format)):
+            return str(value)
+        return value
+
+    def take_params(self, module: nn.Module, recurse: bool) -> tuple[ParamRecord, ...]:
+        """Parameters of ``module`` (and, with ``recurse``, of its submodules) not yet counted in an earlier row."""
+        taken = []
+        for owner in module.modules() if recurse else (module,):
+            for key, record in self.params.get(owner, ()):
+                if key not in self.seen_params:
+                    self.seen_params.add(key)
+                    taken.append(record)
+        return tuple(taken)
+
+    # -- module hooks -------------------------------------------------------------------------
+    def in_leaf(self) -> bool:
+        return any(m in self.leaves for m in self.stack)
+
+    def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if module in self.leaves and not self.in_leaf():
+            name = self.names[module]
+            self.row = _OpenRow(
+                name or type(module).__name__, type(module).__name__, name.count(".") + 1 if name else 0, name, True,
+                self.tensors((args, kwargs)), params=self.take_params(module, recurse=True),
+            )  # fmt: skip
+        self.stack.append(module)
+
+    def post_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> None:
+        self.stack.pop()
+        if module in self.leaves and not self.in_leaf() and self.row is not None:
+            self.rows.append(self.row.close(self.outputs(output)))
+            self.row = None
+
+    # -- functional calls ---------------------------------------------------------------------
+    def open_call(self, func_name: str, args: Any) -> _OpenRow | None:
+        """Open a row for a torch function called outside leaf modules; None inside one."""
+        if self.in_leaf() or self.row is not None:
+            return None
+        owner = self.names[self.stack[-1]] if self.stack else ""
+        params: tuple[ParamRecord, ...] = ()
+        if owner not in self.owners_with_rows and self.stack:
+            params = self.take_params(self.stack[-1], recurse=False)
+        name = f"{owner}.{func_name}" if owner else func_name
+        depth = owner.count(".") + 2 if owner else 1
+        self.row = _OpenRow(name, func_name, depth, owner, False, self.tensors(args), params=params)
+        return self.row
+
+    def close_call(self, row: _OpenRow, output: Any) -> None:
+        self.row = None
+        if row.ops or row.params:
+            self.owners_with_rows.add(row.module_name)
+            self.rows.append(row.close(self.outputs(output)))
+
+    # -- autograd -----------------------------------------------------------------------------
+    def pack(self, tensor: torch.Tensor) -> torch.Tensor:
+        """saved_tensors_hooks pack: note the storage a layer keeps for backward; keep the tensor itself."""
+        try:
+            storage = tensor.untyped_storage()
+        except (RuntimeError, NotImplementedError):  # tensors without a storage (sparse, nested) cost nothing here
+            return tensor
+        saved = SavedTensor(storage._cdata, storage.nbytes(), storage._cdata in self.state_storages)
+        if self.row is not None:
+            self.row.saved.append(saved)
+        elif self.rows:  # saved after its row closed (an op no torch function announced)
+            self.rows[-1] = replace(self.rows[-1], saved=(*self.rows[-1].saved, saved))
+        return tensor
+
+    # -- aten ops -----------------------------------------------------------------------------
+    def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        kwargs = kwargs or {}
+        arguments = {name: self.plain(value) for name, value in _bind(func, args, kwargs)}  # before in-place ops run
+        out = func(*args, **kwargs)
+        output_tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        for tensor in output_tensors:
+            self.new_value(tensor)  # an in-place op gives its tensor a new value
+        record = OpRecord(
+            op=func._overloadpacket.__name__,
+            arguments=arguments,
+            outputs=tuple(self.meta(t) for t in output_tensors),
+            call=self.call,
+            pointwise=_is_pointwise(func),
+            is_view=func.is_view,
+        )
+        if self.row is not None:
+            self.row.ops.append(record)
+        else:  # an op no torch function announced; keep it rather than lose it
+            row = self.open_call(record.op, args)
+            if row is not None:
+                row.ops.append(record)
+                self.close_call(row, out)
+        return out
+
+
+class _CallNamer(TorchFunctionMode):
+    """Names the torch function each op runs under, and opens rows for functional calls."""
+
+    def __init__(self, tracer: _Tracer):
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
+        func_name = getattr(func, "__name__", type(func).__name__)
+        if func_name == "__get__":  # tensor property reads (x.shape) run no ops
+            return func(*args, **(kwargs or {}))
+        self.tracer.call = func_name
+        row = self.tracer.open_call(func_name, args)
+        try:
+            out = func(*args, **(kwargs or {}))
+        finally:
+            self.tracer.call = ""
+        if row is not None:
+            self.tracer.close_call(row, out)
+        return out
+
+
+def _parameter_owners(model: nn.Module) -> dict[nn.Module, list[tuple[int, ParamRecord]]]:
+    """Per module, its own parameters as (identity, record); read before any stand-in replaces them."""
+    return {
+        module: [
+            (id(param), ParamRecord(name, param.numel(), param.requires_grad, param.numel() * param.element_size()))
+            for name, param in module.named_parameters(prefix=prefix, recurse=False, remove_duplicate=False)
+        ]
+        for prefix, module in model.named_modules()
+    }
+
+
+def _failure(tracer: _Tracer, error: Exception, inputs: str) -> TraceError:
+    """Name the layer a forward pass failed in, with the shape it got and torch's reason."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    row = tracer.row
+    if row is not None and row.is_module:
+        where = f"layer {row.name} ({row.type}) got input {format_shape(row.inputs[0].shape if row.inputs else None)}"
+        expected = getattr(tracer.stack[-1], "in_channels", None) if tracer.stack else None
+        shape = row.inputs[0].shape if row.inputs else None
+        if isinstance(expected, int) and shape is not None and len(shape) > 1 and shape[1] != expected:
+            reason = f"it takes {expected} input channel{'s' if expected != 1 else ''}, not {shape[1]}"
+    elif row is not None:
+        where = f"{row.type}() in {row.module_name or 'the model'}"
+    elif tracer.stack:
+        module = tracer.stack[-1]
+        where = f"module {tracer.names[module] or '(model)'} ({type(module).__name__})"
+    else:
+        where = "the model"
+    return TraceError(f"input {inputs} does not fit: {where}: {reason}")
+
+
+def _named_inputs(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
+    """Every input tensor with the name of the ``forward`` parameter it is passed as (``x``, ``y``, ``x.[0]``)."""
+    try:
+        names = [p.name for p in inspect.signature(model.forward).parameters.values() if p.kind in _POSITIONAL]
+    except (TypeError, ValueError):  # a forward without a signature Python can read
+        names = []
+    named = []
+    for index, value in itertools.chain(enumerate(args), kwargs.items()):
+        base = names[index] if isinstance(index, int) and index < len(names) else str(index) if isinstance(index, str) else f"[{index}]"
+        for path, leaf in tree_flatten_with_path(value)[0]:
+            if isinstance(leaf, torch.Tensor):
+                named.append((".".join(filter(None, (base, output_path(path)))), leaf))
+    return named
+
+
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
+def _meta_standins(model: nn.Module) -> dict[str, torch.Tensor] | None:
+    """Meta tensors standing in for every parameter and buffer (tied ones tied), or None if all are on meta."""
+    tensors = itertools.chain(model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False))
+    standins: dict[int, torch.Tensor] = {}
+    state: dict[str, torch.Tensor] = {}
+    all_meta = True
+    for name, tensor in tensors:
+        all_meta &= tensor.device.type == "meta"
+        if id(tensor) not in standins:
+            standin = torch.empty_like(tensor, device="meta")
+            standins[id(tensor)] = standin.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else standin
+        state[name] = standins[id(tensor)]
+    return None if all_meta else state
+
+
+@contextmanager
+def _mode(model: nn.Module, train: bool) -> Iterator[None]:
+    """Every submodule in eval (or train) mode for the block; each module's own flag restored after."""
+    flags = [(module, module.training) for module in model.modules()]
+    model.train(train)
+    try:
+        yield
+    finally:
+        for module, flag in flags:
+            module.training = flag
+
+
+def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autograd: bool) -> Trace:
+    standins = _meta_standins(model)
+    state = standins.values() if standins is not None else itertools.chain(model.parameters(), model.buffers())
+    tracer = _Tracer(model, {tensor.untyped_storage()._cdata for tensor in state})
+    handles = []
+    for module in tracer.names:
+        handles.append(module.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
+        handles.append(module.register_forward_hook(tracer.post_hook, with_kwargs=True))
+    for tensor in tree_flatten((args, kwargs))[0]:
+        if isinstance(tensor, torch.Tensor):
+            tracer.new_value(tensor)
+    inputs = tuple((name, tracer.meta(tensor)) for name, tensor in _named_inputs(model, args, kwargs))
+    grad_mode = torch.enable_grad() if autograd else torch.no_grad()
+    saving = torch.autograd.graph.saved_tensors_hooks(tracer.pack, lambda tensor: tensor)
+    try:
+        with grad_mode, saving, tracer, _CallNamer(tracer):
+            if standins is None:
+                output = model(*args, **kwargs)
+            else:
+                output = torch.func.functional_call(model, standins, args, kwargs, strict=False)
+    except FORWARD_ERRORS as error:
+        shapes = ", ".join(format_shape(meta.shape) for _, meta in inputs) or "(none)"
+        raise _failure(tracer, error, shapes) from error
+    finally:
+        for handle in handles:
+            handle.remove()
+    rows = list(tracer.rows)
+    # Parameters no traced layer used (modules never called) still belong to the model.
+    for module, name in tracer.names.items():
+        unused = tracer.take_params(module, recurse=False)
+        if unused:
+            rows.append(LayerRecord(name, type(module).__name__, name.count(".") + 1, name, True, (), (), (), unused))
+    return Trace(tuple(rows), inputs, tracer.outputs(output), with_autograd=autograd)
+
+
+def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, *, train: bool = False) -> Trace:
+    """Run ``model`` once on meta ``args``/``kwargs`` and record every layer call.
+
+    The model runs in eval mode unless ``train`` is set, with autograd on so that backward
+    figures can be counted. A model that cannot run under autograd (an in-place op on a leaf,
+    say) is traced again without it, and the trace says why its backward figures are missing.
+    """
+    with _mode(model, train):
+        try:
+            return _run(model, args, kwargs or {}, autograd=True)
+        except TraceError as with_autograd:
+            without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
+            reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]
+            return Trace(without.layers, without.inputs, without.outputs, False, f"autograd could not run it: {reason}")

@@ -1,0 +1,82 @@
+"""What a training run leaves behind and shows: metrics files, curves, per-class tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from rich.table import Table
+
+from ..atomic import atomic_path, write_atomically
+from .data import CLASSES
+from .loop import EpochMetrics
+
+
+def write_metrics(out: Path, metrics: list[EpochMetrics], extra: dict[str, object]) -> None:
+    """metrics.csv and metrics.json (one row per epoch), each written atomically."""
+    import pandas as pd
+
+    rows = [asdict(m) for m in metrics]
+    write_atomically(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    write_atomically(out / "metrics.json", json.dumps({**extra, "epochs": rows}, indent=2) + "\n")
+
+
+def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
+    """Loss and accuracy per epoch, train and test, as curves.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [m.epoch for m in metrics]
+    figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    loss_axis.plot(epochs, [m.train_loss for m in metrics], marker="o", label="train")
+    loss_axis.plot(epochs, [m.test_loss for m in metrics], marker="o", label="test")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
+    acc_axis.plot(epochs, [100 * m.train_acc for m in metrics], marker="o", label="train")
+    acc_axis.plot(epochs, [100 * m.test_acc for m in metrics], marker="o", label="test")
+    acc_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for axis in (loss_axis, acc_axis):
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    path = out / "curves.png"
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
+    return path
+
+
+def per_class_table(confusion: torch.Tensor) -> Table:
+    """Test accuracy of each class, with its name."""
+    table = Table(title="Test accuracy per class", title_justify="left")
+    for column, justify in (
+        ("Class", "right"),
+        ("Name", "left"),
+        ("Correct", "right"),
+        ("Total", "right"),
+        ("Accuracy", "right"),
+    ):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for index, name in enumerate(CLASSES):
+        total = int(confusion[index].sum())
+        correct = int(confusion[index, index])
+        table.add_row(str(index), name, f"{correct:,}", f"{total:,}", f"{100 * correct / total:.1f}%" if total else "—")
+    return table
+
+
+def confusion_table(confusion: torch.Tensor) -> Table:
+    """Rows: true class; columns: predicted class."""
+    table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    table.add_column("true \\ pred", justify="left")
+    for index in range(len(CLASSES)):
+        table.add_column(str(index), justify="right")
+    for index, name in enumerate(CLASSES):
+        cells = [f"[bold]{int(v)}[/bold]" if i == index else str(int(v)) for i, v in enumerate(confusion[index])]
+        table.add_row(f"{index} {name}", *cells)
+    return table

@@ -1,0 +1,85 @@
+"""Figures as their sources printed them, compared with a count at the precision printed.
+
+``PublishedFigure("params", "138M", "Simonyan & Zisserman 2014, Table 2")`` agrees with any count
+that rounds to 138 million; ``"60,000"`` only with 60,000 exactly; an expression as the classic hand
+count of LeNet-5 prints it, ``"(5·5+1)·6·28·28"``, with its exact value.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹", "0123456789")
+_SUFFIXES = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9, "B": 10**9}
+_ROUNDED = re.compile(r"^(?P<mantissa>\d+(?:\.\d+)?)\s*(?:(?P<suffix>[KMGB])|[x×]\s*10(?P<power>[⁰¹²³⁴⁵⁶⁷⁸⁹]+))?$")
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+
+
+def _evaluate(node: ast.AST) -> int:
+    """An arithmetic expression of whole numbers, +, − and ×, nothing else."""
+    if isinstance(node, ast.Expression):
+        return _evaluate(node.body)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return node.value
+    if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+        return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
+    raise ValueError("not a whole-number expression")
+
+
+@dataclass(frozen=True)
+class PublishedFigure:
+    """One figure a source printed: which quantity, for which layer, exactly as printed, and where."""
+
+    quantity: str  # a report column: params, trainable_params, connections, macs, neurons
+    printed: str  # "60,000", "138M", "3.8×10⁹", "0.714", "(5·5+1)·6·28·28"
+    source: str  # "LeCun et al. 1998, §II.B"
+    layer: str = ""  # the report row it describes; "" for the whole model
+    unit: int = 1  # what one printed unit is worth where the source states it apart (torchvision's GFLOPS: 10⁹)
+
+    def _parsed(self) -> tuple[Decimal, int, int | None]:
+        """(printed mantissa, its multiplier, decimals shown; None where the figure is exact)."""
+        text = self.printed.strip().replace(",", "").replace(" ", "")
+        match = _ROUNDED.match(text)
+        if match:
+            mantissa = Decimal(match["mantissa"])
+            multiplier = 10 ** int(match["power"].translate(_SUPERSCRIPTS)) if match["power"] else _SUFFIXES[match["suffix"] or ""]
+            rounded = match["suffix"] or match["power"] or "." in match["mantissa"] or self.unit != 1
+            decimals = len(match["mantissa"].partition(".")[2])
+            return mantissa, multiplier * self.unit, decimals if rounded else None
+        expression = text.replace("·", "*").replace("×", "*").replace("x", "*").replace("−", "-")
+        return Decimal(_evaluate(ast.parse(expression, mode="eval"))), 1, None
+
+    @property
+    def value(self) -> float:
+        """The printed figure in plain units (138M -> 138,000,000)."""
+        mantissa, multiplier, _ = self._parsed()
+        return float(mantissa * multiplier)
+
+    @property
+    def exact(self) -> bool:
+        return self._parsed()[2] is None
+
+    def rounded(self, count: int) -> str:
+        """``count`` written as the source writes this figure (138,357,544 -> "138M")."""
+        shown = self._shown(count)
+        if shown is None:
+            return f"{count:,}"
+        mantissa = re.match(r"\s*[\d.,]+", self.printed)
+        return self.printed.replace(mantissa.group().strip(), str(shown), 1) if mantissa else str(shown)
+
+    def _shown(self, count: int) -> Decimal | None:
+        """``count`` in the printed unit, rounded to the printed decimals; None for an exact figure."""
+        _, multiplier, decimals = self._parsed()
+        if decimals is None:
+            return None
+        return (Decimal(count) / multiplier).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+    def agrees(self, count: int) -> bool:
+        """True when ``count``, rounded as the source rounds this figure, is what it printed."""
+        mantissa, multiplier, _ = self._parsed()
+        shown = self._shown(count)
+        return count == mantissa * multiplier if shown is None else shown == mantissa

@@ -1,0 +1,91 @@
+"""torchvision's models by family, the figures it publishes with their weights, and their default inputs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from ..counting.inputs import InputSpec
+from .published import PublishedFigure
+
+FAMILIES = ("classification", "segmentation", "detection", "video", "optical_flow", "quantization")
+TORCHVISION_WEIGHTS = "torchvision's weights metadata"
+
+
+@cache
+def torchvision_families() -> dict[str, str]:
+    """Every model torchvision can build, by name, with its family."""
+    import torchvision.models
+
+    families = {}
+    for family in FAMILIES:
+        module = torchvision.models if family == "classification" else getattr(torchvision.models, family)
+        for name in torchvision.models.list_models(module=module):
+            families.setdefault(name, family)
+    return families
+
+
+def torchvision_model_names() -> list[str]:
+    return list(torchvision_families())
+
+
+def _first_weights(name: str) -> Any | None:
+    import torchvision.models
+
+    try:
+        weights = list(torchvision.models.get_model_weights(name))
+    except (ValueError, KeyError):
+        return None
+    return weights[0] if weights else None
+
+
+@dataclass(frozen=True)
+class TorchvisionFigures:
+    """What torchvision publishes for a model's first weights, as it prints them, and the input they hold for."""
+
+    num_params: PublishedFigure
+    gflops: PublishedFigure | None  # torchvision's `_ops`: GFLOPS, which are its MACs, to 3 decimals
+    inputs: tuple[InputSpec, ...]
+
+
+def torchvision_figures(name: str) -> TorchvisionFigures | None:
+    """torchvision's published figures for ``name``, or None where it publishes no weights."""
+    weights = _first_weights(name)
+    if weights is None:
+        return None
+    meta = weights.meta
+    params = PublishedFigure("params", f"{meta['num_params']:,}", f"{TORCHVISION_WEIGHTS}: num_params")
+    ops = meta.get("_ops")
+    gflops = PublishedFigure("macs", f"{ops:.3f}", f"{TORCHVISION_WEIGHTS}: _ops (GFLOPS)", unit=10**9) if ops else None
+    return TorchvisionFigures(params, gflops, _weights_inputs(name, weights) or ())
+
+
+def _weights_inputs(name: str, weights: Any) -> tuple[InputSpec, ...] | None:
+    """The input the weights' transforms produce, where they fix one."""
+    keywords = getattr(weights.transforms, "keywords", {})
+    family = torchvision_families().get(name)
+    if family == "video":
+        crop = keywords.get("crop_size", (112, 112))
+        frames = re.search(r"clip_len=(\d+)", weights.meta.get("_docs", ""))
+        return (InputSpec((3, int(frames[1]) if frames else 16, *crop), "float32"),)
+    if family == "segmentation":
+        size = keywords.get("resize_size", 520)
+        return (InputSpec((3, size, size), "float32"),)
+    if "crop_size" in keywords:
+        crop = keywords["crop_size"]
+        return (InputSpec((3, crop, crop), "float32"),)
+    return None
+
+
+def torchvision_default_inputs(name: str, module: Any) -> tuple[InputSpec, ...] | None:
+    """A torchvision model's default inputs: what its weights were made for, else what the model fixes itself."""
+    image_size = getattr(module, "image_size", None)  # ViTs built without weights fix their own size
+    if isinstance(image_size, int):
+        return (InputSpec((3, image_size, image_size), "float32"),)
+    weights = _first_weights(name)
+    found = _weights_inputs(name, weights) if weights is not None else None
+    if found is None and torchvision_families().get(name) in ("classification", "quantization"):
+        return (InputSpec((3, 224, 224), "float32"),)  # ImageNet's crop
+    return found

@@ -1,0 +1,176 @@
+"""The counting core's contracts: the user's model is never changed, registries refuse duplicates,
+arguments are read by name, and elementwise counts match independent references."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cnnstat
+from cnnstat.counting.conventions import CONVENTIONS, Convention
+from cnnstat.counting.layers import layer_counter
+from cnnstat.counting.ops import op_counter
+from cnnstat.errors import DuplicateNameError
+from cnnstat.zoo import register_model
+
+
+def _state(model: nn.Module) -> dict:
+    """Everything analysis could change: modes, values, autograd flags, devices, hooks."""
+    return {
+        "modes": [m.training for m in model.modules()],
+        "tensors": {k: v.clone() for k, v in model.state_dict(keep_vars=True).items()},
+        "requires_grad": [p.requires_grad for p in model.parameters()],
+        "devices": [t.device for t in model.state_dict().values()],
+        "hooks": [(len(m._forward_hooks), len(m._forward_pre_hooks)) for m in model.modules()],
+    }
+
+
+def test_analysis_leaves_a_model_in_training_mode_exactly_as_it_was():
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None).train()
+    model.layer1[0].conv1.weight.requires_grad_(False)  # a frozen layer stays frozen
+    before = _state(model)
+    report = cnnstat.analyze(model, (3, 64, 64))
+    after = _state(model)
+    assert report.totals["params"] == 11_689_512
+    assert after["modes"] == before["modes"] and all(after["modes"])
+    assert after["requires_grad"] == before["requires_grad"]
+    assert after["devices"] == before["devices"]
+    assert after["hooks"] == before["hooks"]
+    for name, tensor in before["tensors"].items():  # batch-norm running statistics included
+        assert torch.equal(after["tensors"][name], tensor), name
+
+
+def test_a_frozen_layer_gets_no_weight_gradient_and_the_input_none():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+    model[2].weight.requires_grad_(False)
+    model[2].bias.requires_grad_(False)
+    rows = cnnstat.analyze(model, (3, 8, 8)).layers
+    assert rows[0].backward_macs == rows[0].macs  # weight gradient only: the model's input needs none
+    assert rows[2].backward_macs == rows[2].macs  # input gradient only: its weights are frozen
+
+
+def test_registries_refuse_a_second_entry_under_a_name():
+    with pytest.raises(DuplicateNameError, match="convolution"):
+        op_counter("convolution")(lambda op: None)
+    with pytest.raises(DuplicateNameError, match="Subsampling"):
+        from cnnstat.zoo.lenet_layers import Subsampling
+
+        layer_counter(Subsampling)(lambda module, layer, measures: measures)
+    with pytest.raises(DuplicateNameError, match="resnet50"):
+        register_model("resnet50", input_size=(3, 224, 224), source="nowhere")(lambda: nn.Identity())
+    with pytest.raises(DuplicateNameError, match="lenet"):
+        register_model("another-lenet", input_size=(1, 32, 32), source="nowhere", aliases=("lenet",))(lambda: nn.Identity())
+    assert isinstance(CONVENTIONS.get("lenet"), Convention)
+
+
+class _Pool(nn.Module):
+    def __init__(self, by_name: bool):
+        super().__init__()
+        self.by_name = by_name
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.by_name:
+            return torch.ops.aten.max_pool2d_with_indices(x, kernel_size=[3, 3], padding=[1, 1], stride=[2, 2])[0]
+        return torch.ops.aten.max_pool2d_with_indices(x, [3, 3], [2, 2], [1, 1])[0]
+
+
+def test_arguments_are_read_by_name_however_they_were_passed():
+    positional = cnnstat.analyze(_Pool(by_name=False), (2, 9, 9)).layers[0]
+    keywords = cnnstat.analyze(_Pool(by_name=True), (2, 9, 9)).layers[0]
+    assert keywords.output_shape == positional.output_shape == (1, 2, 5, 5)
+    assert keywords.measures == positional.measures
+    assert keywords.receptive_field == positional.receptive_field == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "norm",
+    [nn.BatchNorm2d(4), nn.BatchNorm2d(4, affine=False), nn.GroupNorm(2, 4), nn.GroupNorm(2, 4, affine=False),
+     nn.LayerNorm([4, 6, 6]), nn.LayerNorm([4, 6, 6], elementwise_affine=False)],
+)  # fmt: skip
+def test_normalisation_matches_fvcore(norm):
+    from fvcore.nn import FlopCountAnalysis
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), norm).eval()
+    report = cnnstat.analyze(model, (3, 6, 6), convention="fvcore")
+    analysis = FlopCountAnalysis(model, torch.randn(1, 3, 6, 6)).unsupported_ops_warnings(False)
+    assert report.layers[1].flops == analysis.by_module()["1"]
+
+
+@pytest.mark.parametrize("norm", [nn.BatchNorm2d(4), nn.GroupNorm(2, 4), nn.LayerNorm([4, 6, 6])])
+def test_normalisation_elementwise_work_is_what_fvcore_estimates_with_an_affine(norm):
+    from fvcore.nn import FlopCountAnalysis
+
+    model = nn.Sequential(nn.Conv2d(3, 4, 1), norm).eval()
+    analysis = FlopCountAnalysis(model, torch.randn(1, 3, 6, 6)).unsupported_ops_warnings(False)
+    # batch norm folded into a scale and a shift (2 per element); layer and group norm's statistics,
+    # normalisation and affine (5 per element)
+    assert cnnstat.analyze(model, (3, 6, 6)).layers[1].elementwise == analysis.by_module()["1"]
+
+
+class _CountingSoftmax:
+    """Softmax from scratch that counts its arithmetic: one exponential, one addition, one division per element."""
+
+    def __call__(self, x: torch.Tensor, dim: int) -> tuple[torch.Tensor, int]:
+        operations = 0
+        exponentials = torch.exp(x)
+        operations += x.numel()
+        total = torch.zeros_like(x.sum(dim, keepdim=True))
+        for index in range(x.shape[dim]):  # the sum, one addition per element
+            total = total + exponentials.narrow(dim, index, 1)
+            operations += total.numel()
+        operations += x.numel()
+        return exponentials / total, operations
+
+
+@pytest.mark.parametrize("dim", [1, -1])
+def test_softmax_counts_the_arithmetic_a_plain_implementation_does(dim):
+    x = torch.randn(1, 5, 7)
+    reference, operations = _CountingSoftmax()(x, dim)
+    assert torch.allclose(reference, F.softmax(x, dim=dim), atol=1e-6)
+
+    class Softmax(nn.Module):
+        def forward(self, x):
+            return F.softmax(x, dim=dim)
+
+    assert cnnstat.analyze(Softmax(), (5, 7)).totals["elementwise"] == operations
+
+
+def _interpolate_counting(x: torch.Tensor, size: int, mode: str) -> tuple[torch.Tensor, int]:
+    """Resampling from scratch (align_corners=False): one multiply-accumulate per tap of each output; nearest copies."""
+    n, c, h, w = x.shape
+    out = torch.zeros(n, c, size, size)
+    operations = 0
+    for oy in range(size):
+        for ox in range(size):
+            if mode == "nearest":
+                out[:, :, oy, ox] = x[:, :, oy * h // size, ox * w // size]
+                continue
+            sy, sx = max((oy + 0.5) * h / size - 0.5, 0), max((ox + 0.5) * w / size - 0.5, 0)
+            y0, x0 = int(sy), int(sx)
+            y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+            for yy, wy in ((y0, 1 - (sy - y0)), (y1, sy - y0)):
+                for xx, wx in ((x0, 1 - (sx - x0)), (x1, sx - x0)):
+                    out[:, :, oy, ox] += wy * wx * x[:, :, yy, xx]
+                    operations += n * c
+    return out, operations
+
+
+@pytest.mark.parametrize("mode", ["nearest", "bilinear"])
+def test_upsampling_counts_one_multiply_accumulate_per_tap(mode):
+    x = torch.randn(1, 2, 4, 4)
+    reference, operations = _interpolate_counting(x, 8, mode)
+    kwargs = {} if mode == "nearest" else {"align_corners": False}
+    assert torch.allclose(reference, F.interpolate(x, size=8, mode=mode, **kwargs), atol=1e-6)
+    upsample = nn.Upsample(size=8, mode=mode, **kwargs)
+    assert cnnstat.analyze(upsample, (2, 4, 4)).totals["elementwise"] == operations
+
+
+def test_analyze_takes_a_copy_free_path_for_meta_models():
+    model = copy.deepcopy(nn.Linear(3, 2)).to("meta")
+    assert cnnstat.analyze(model, (3,)).totals["macs"] == 6
