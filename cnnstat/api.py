@@ -56,7 +56,7 @@ def analyze(
     with fast_start():  # the model is built, traced and dropped inside: it never leaves cnnstat
         resolved = resolve_model(model)
         specs = _inputs(resolved.name, resolved.module, given, resolved.inputs, input_data)
-        return analyze_module(resolved.module, specs, name=resolved.name, **options)
+        return analyze_module(resolved.module, specs, name=resolved.name, notes=resolved.notes, **options)
 
 
 def _inputs(name: str, module: nn.Module, given: list[InputSpec], defaults: Any, input_data: Any) -> list[InputSpec]:
@@ -106,7 +106,7 @@ def get_model(name: str) -> nn.Module:
     """
     from .zoo import resolve_model
 
-    return resolve_model(name, on_meta=False).module
+    return resolve_model(name, on_meta=False).model
 
 
 def list_models(pattern: str = "*", *, torchvision: bool = False) -> list[str]:

@@ -11,6 +11,7 @@ from ..counting.report import count_trace
 from ..counting.trace import trace
 from ..errors import CnnstatError, InputShapeError
 from ..zoo import resolve_model
+from .backward import check_torch_backward
 from .comparison import ModelCheck
 from .references import check_fvcore, check_paper, check_torch, check_torchvision
 
@@ -40,6 +41,7 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
             result.unavailable["fvcore"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
     if "torch" in against:
         result.comparisons += check_torch(meta.module, report, real, specs)
+        result.comparisons += check_torch_backward(meta.module, report, specs)
     if "torchvision" in against:
         result.comparisons += check_torchvision(meta.torchvision_name, report)
     if "paper" in against:

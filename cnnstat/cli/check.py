@@ -19,13 +19,17 @@ def _value(value: object) -> str:
 
 def check_tables(result: Any) -> list[Any]:
     """Totals per reference; every mismatch; the ops a reference does not count."""
-    from ..check import MISMATCH, NOT_COUNTED, TOTAL
+    from ..check import EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL
 
     totals = [c for c in result.comparisons if c.layer == TOTAL and c.verdict != NOT_COUNTED]
     rows = [(c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.verdict, c.explanation) for c in totals]
     shape = "×".join(map(str, result.input_shape))
     headers = ("Reference", "Quantity", "cnnstat", "Reference value", "Verdict", "Explanation")
     tables = [table(f"{result.model} · input {shape}", headers, rows, 0)]
+    explained = [c for c in result.comparisons if c.verdict == EXPLAINED and c.layer != TOTAL and c.reference == "paper"]
+    if explained:
+        rows = [(c.layer, c.quantity, _value(c.ours), _value(c.theirs), c.explanation) for c in explained]
+        tables.append(table("The paper's figures, layer by layer", ("Layer", "Quantity", "cnnstat", "Paper", "Explanation"), rows, 0))
     mismatches = [c for c in result.comparisons if c.verdict == MISMATCH and c.layer != TOTAL]
     if mismatches:
         rows = [(c.layer, c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.explanation) for c in mismatches]
@@ -39,13 +43,17 @@ def check_tables(result: Any) -> list[Any]:
 
 
 def _snapshot_lines(snap: Any) -> list[str]:
+    """What a snapshot comparison found, as rich markup: the differences escaped (``flops[lenet]`` is no style)."""
+    from rich.markup import escape
+
+    path = escape(str(snap.path))
     if snap.status == "changed":
-        lines = [f"[red]snapshot {snap.path} differs[/red] (run with --update-snapshot if this change is intended):"]
+        lines = [f"[red]snapshot {path} differs[/red] (run with --update-snapshot if this change is intended):"]
     elif snap.status == "updated":
-        lines = [f"snapshot {snap.path} updated:"]
+        lines = [f"snapshot {path} updated:"]
     else:
-        lines = [f"snapshot {snap.path}: {snap.status}"]
-    lines += [f"  {line}" for line in snap.differences]
+        lines = [f"snapshot {path}: {snap.status}"]
+    lines += [f"  {escape(line)}" for line in snap.differences]
     if snap.new_fields and snap.status != "updated":
         lines.append(f"  not in the snapshot, not compared: {', '.join(snap.new_fields)} (--update-snapshot adds them)")
     return lines

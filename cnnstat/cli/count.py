@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +30,17 @@ from .output import Format, emit
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", help="Comma-separated columns of the table (any field of --format json's layers).")
 ]
+DepthOpt = Annotated[int | None, typer.Option("--depth", min=1, help="Group rows by module hierarchy, N levels deep (totals unchanged).")]
+
+
+class GroupBy(str, Enum):
+    layer = "layer"
+    type = "type"
+
+
+ByOpt = Annotated[GroupBy, typer.Option("--by", help="layer: a row per layer call; type: a row per layer type.")]
+SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort rows by this column, largest first (e.g. macs, flops, params).")]
+TopOpt = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first K rows (with --sort: the costliest K).")]
 
 
 def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any) -> Any:
@@ -52,15 +65,38 @@ def _columns(text: str | None, report: Any) -> tuple[str, ...] | None:
     return chosen
 
 
-def show_report(report: Any, fmt: Format, tables: Callable[[Any], list[Any]], explain: bool, out: Path | None) -> None:
-    """Tables with the footer (and formulas), or the report as JSON, CSV or Markdown."""
+def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: int | None) -> Any:
+    """The rows to show: grouped by hierarchy or type, sorted, the first K."""
+    from ..counting import views
+    from .report_view import available_columns
+
+    if depth is not None and by is GroupBy.type:
+        raise CnnstatError("--depth and --by type group rows two different ways: choose one")
+    view = views.by_type(report) if by is GroupBy.type else views.by_depth(report, depth) if depth else report
+    if sort is not None:
+        known = [c for c in available_columns(report) if c != "share"]
+        if sort not in known:
+            raise CnnstatError(f"cannot sort by {sort!r}; choose one of {', '.join(known)}")
+        view = views.top(view, sort, top)
+    elif top is not None:
+        view = replace(view, layers=view.layers[:top])
+    return view
+
+
+def show_report(report: Any, view: Any, fmt: Format, tables: Callable[[Any, Any], list[Any]], explain: bool,
+                out: Path | None, columns: tuple[str, ...] | None) -> None:  # fmt: skip
+    """Tables of the view's rows with the whole report's footer (and formulas), or the view as JSON, CSV or Markdown."""
     from .report_view import explain_lines, footer_lines
 
     if fmt is Format.table:
-        lines = footer_lines(report) + ([""] + explain_lines(report) if explain else [])
-        emit(fmt, renderables=[*tables(report), *lines], out=out)
+        lines = footer_lines(report) + ([""] + explain_lines(view) if explain else [])
+        emit(fmt, renderables=[*tables(view, report), *lines], out=out)
     else:
-        emit(fmt, document=report.to_dict(), rows=[layer.row() for layer in report.layers], out=out)
+        document = {**view.to_dict(), "totals": report.totals}  # the rows shown; the whole model's totals
+        rows = [layer.row() for layer in view.layers]
+        if columns:  # CSV and Markdown carry the chosen columns (the share is a table's own)
+            rows = [{column: row[column] for column in columns if column in row} for row in rows]
+        emit(fmt, document=document, rows=rows, out=out)
 
 
 @app.command()
@@ -73,15 +109,20 @@ def summary(
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     columns: ColumnsOpt = None,
+    depth: DepthOpt = None,
+    by: ByOpt = GroupBy.layer,
+    sort: SortOpt = None,
+    top: TopOpt = None,
     explain: ExplainOpt = False,
     out: OutOpt = None,
 ) -> None:
-    """Layer table: shapes, parameters, MACs and connections, with totals."""
+    """Layer table: shapes, parameters, MACs and connections, with totals, backward MACs and training memory."""
     from .report_view import summary_tables
 
     report = report_for(model, input, batch, convention, optimizer)
     chosen = _columns(columns, report)
-    show_report(report, format, lambda r: summary_tables(r, chosen), explain, out)
+    view = view_of(report, depth, by, sort, top)
+    show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen)
 
 
 @app.command()
@@ -94,6 +135,10 @@ def flops(
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     columns: ColumnsOpt = None,
+    depth: DepthOpt = None,
+    by: ByOpt = GroupBy.layer,
+    sort: SortOpt = None,
+    top: TopOpt = None,
     explain: ExplainOpt = False,
     out: OutOpt = None,
 ) -> None:
@@ -102,7 +147,8 @@ def flops(
 
     report = report_for(model, input, batch, convention, optimizer)
     chosen = _columns(columns, report)
-    show_report(report, format, lambda r: flops_tables(r, chosen), explain, out)
+    view = view_of(report, depth, by, sort, top)
+    show_report(report, view, format, lambda v, r: flops_tables(v, r, chosen), explain, out, chosen)
 
 
 @app.command()

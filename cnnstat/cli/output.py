@@ -100,7 +100,7 @@ def emit(fmt: Format, *, document: Any = None, rows: list[dict[str, Any]] | None
          renderables: list[Any] | None = None, out: Path | None = None) -> None:  # fmt: skip
     """Print (or write to ``out``) one result: JSON of ``document``, CSV/Markdown of ``rows``, or rich ``renderables``."""
     if fmt is Format.json:
-        text = json.dumps(document, indent=2) + "\n"
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
     elif fmt in (Format.csv, Format.markdown):
         text = rows_text(rows or [], fmt, columns)
     else:

@@ -53,24 +53,25 @@ def _total_cell(report: Report, column: str, totals: dict[str, int]) -> str:
     return ""
 
 
-def layer_table(report: Report, title: str, columns: tuple[str, ...]) -> Table:
-    """One row per layer with the chosen columns, and a total row of the summed ones."""
-    totals = report.totals
+def layer_table(report: Report, title: str, columns: tuple[str, ...], totals: dict[str, int] | None = None) -> Table:
+    """One row per layer with the chosen columns, and a total row of the summed ones (or of the given ``totals``)."""
+    totals = totals or report.totals
     rows = [tuple(_cell(layer, column, totals["flops"]) for column in columns) for layer in report.layers]
     total = tuple(_total_cell(report, column, totals) for column in columns)
     numeric = len(columns) - max((i + 1 for i, c in enumerate(columns) if c in TEXT_COLUMNS), default=0)
     return table(title, tuple(HEADERS.get(c, c) for c in columns), rows, numeric, total)
 
 
-def summary_tables(report: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
-    """The layer table of ``cnnstat summary``."""
-    return [layer_table(report, f"{report.model} · input {_inputs(report)}", columns or SUMMARY_COLUMNS)]
+def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
+    """The layer table of ``cnnstat summary``: the rows of ``view``, the totals of the whole model ``full``."""
+    return [layer_table(view, f"{full.model} · input {_inputs(full)}", columns or SUMMARY_COLUMNS, full.totals)]
 
 
-def flops_tables(report: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
+def flops_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
     """The per-layer and per-type tables of ``cnnstat flops``."""
-    title = f"{report.model} · FLOPs ({report.convention}) · input {_inputs(report)}"
-    per_layer = layer_table(report, title, columns or FLOPS_COLUMNS)
+    title = f"{full.model} · FLOPs ({full.convention}) · input {_inputs(full)}"
+    per_layer = layer_table(view, title, columns or FLOPS_COLUMNS, full.totals)
+    report = full
     total_flops = report.totals["flops"] or 1
     by_type: dict[str, list[int]] = {}
     for layer in report.layers:
@@ -108,6 +109,17 @@ def footer_lines(report: Report) -> list[str]:
         f"Parameter memory: {human_bytes(totals['param_bytes'])}",
         f"Input: {_inputs(report)}  Output: {_outputs(report)}",
     ]
+    if any(note.startswith("no backward figures") for note in report.notes):
+        lines.append("Backward MACs and training memory: not available (see the note below)")
+    else:
+        lines += [
+            f"Backward MACs: {totals['backward_macs']:,}",
+            f"Training memory ({report.optimizer}, batch {report.input_shape[0] if report.input_shape else 1}): "
+            f"{human_bytes(totals['training_bytes'])} (activations {human_bytes(totals['activation_bytes'])})",
+        ]
+    if report.receptive_field:
+        lines.append(f"Receptive field of the output: {plain(report.receptive_field)}")
+    lines += [f"Note: {note}" for note in report.notes]
     if report.uncounted:
         ops = sorted({op for _, op in report.uncounted})
         lines.append(f"Uncounted ops ({len(report.uncounted)} calls, not in the totals): {', '.join(ops)}")
@@ -115,10 +127,13 @@ def footer_lines(report: Report) -> list[str]:
 
 
 def explain_lines(report: Report) -> list[str]:
-    """Each counted layer's formula with its numbers filled in."""
+    """Each counted layer's formula with its numbers filled in: closed-form connections, or elementwise work."""
     lines = []
     for layer in report.layers:
         if not layer.formula:
+            continue
+        if not layer.neurons:  # normalisation, softmax, resampling: their arithmetic per element
+            lines.append(f"{layer.name}: {layer.formula} = {layer.elementwise:,} elementwise")
             continue
         line = f"{layer.name}: {layer.formula} = {layer.formula_connections:,}"
         if layer.connections != layer.formula_connections:

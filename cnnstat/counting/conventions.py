@@ -58,8 +58,8 @@ def get_convention(name: str) -> Convention:
 @dataclass(frozen=True)
 class _Lenet(Convention):
     def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
-        if structured:  # a layer counter gave the whole layer its closed form
-            return measures.formula_connections
+        if structured:  # a layer counter gave the layer its closed form, or, without neurons, none: its arithmetic
+            return measures.formula_connections if measures.neurons else 2 * measures.macs + measures.elementwise
         return sum(
             op.measures.formula_connections if op.measures.neurons else 2 * op.measures.macs + op.measures.elementwise
             for op in ops

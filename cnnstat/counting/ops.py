@@ -248,18 +248,18 @@ def count_reduction(op: OpRecord) -> Measures:
 @op_counter("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training")
 def count_batch_norm(op: OpRecord) -> Measures:
     # A scale and a shift per element once the statistics are folded (or computed: counted alike).
-    return Measures(elementwise=2 * op.tensor("input").numel)
+    return Measures(elementwise=2 * op.tensor("input").numel, formula=f"2·{op.tensor('input').numel}")
 
 
 @op_counter("native_layer_norm", "native_group_norm")
 def count_layer_norm(op: OpRecord) -> Measures:
     # statistics (mean, variance), normalisation (subtract, divide) and the affine: 5 per element
-    return Measures(elementwise=5 * op.tensor("input").numel)
+    return Measures(elementwise=5 * op.tensor("input").numel, formula=f"5·{op.tensor('input').numel}")
 
 
 @op_counter("_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax")
 def count_softmax(op: OpRecord) -> Measures:
-    return Measures(elementwise=3 * op.tensor("self").numel)  # exponent, sum, divide
+    return Measures(elementwise=3 * op.tensor("self").numel, formula=f"3·{op.tensor('self').numel}")  # exponent, sum, divide
 
 
 _NEAREST = ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
@@ -273,7 +273,7 @@ _GRID_TAPS = {0: 4, 1: 0, 2: 16}  # grid_sampler's interpolation_mode: bilinear,
 def count_resample(op: OpRecord) -> Measures:
     """Interpolation: one multiply-accumulate per input tap of each output element; nearest only copies."""
     taps = _GRID_TAPS.get(op.get("interpolation_mode", 0), 4) if op.op == "grid_sampler_2d" else _TAPS.get(op.op, 0)
-    return Measures(elementwise=taps * op.outputs[0].numel)
+    return Measures(elementwise=taps * op.outputs[0].numel, formula=f"{taps}·{op.outputs[0].numel}" if taps else "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,7 +289,8 @@ DATA_MOVEMENT = frozenset({
     "scalar_tensor", "arange", "contiguous", "_unsafe_index", "masked_select", "nonzero", "channel_shuffle",
     "pixel_shuffle", "pixel_unshuffle", "_unsafe_view", "as_strided_", "resize_", "zero_", "tril", "triu",
     "native_dropout", "bernoulli_", "uniform_", "normal_", "_local_scalar_dense", "embedding", "split_with_sizes_copy",
-    "unsafe_split", "unsafe_chunk", "linspace", "randint", "rand", "randn", "randperm", "detach_",
+    "unsafe_split", "unsafe_chunk", "linspace", "randint", "rand", "randn", "randperm", "detach_", "im2col",
+    "transpose_", "t_", "squeeze_", "unsqueeze_", "set_",
 })  # fmt: skip
 
 # Elementwise activations that carry no pointwise tag in torch.
@@ -298,6 +299,12 @@ UNTAGGED_ELEMENTWISE = frozenset({
     "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_", "_prelu_kernel", "glu", "rrelu_with_noise",
     "silu", "silu_", "gelu", "gelu_", "relu6", "threshold", "threshold_",
 })  # fmt: skip
+
+
+@op_counter("col2im")
+def count_fold(op: OpRecord) -> Measures:
+    """Folding patches back adds every patch element into its place: one addition per input element."""
+    return Measures(elementwise=op.tensor("self").numel)
 
 
 def count_op(op: OpRecord) -> Measures:

@@ -128,6 +128,7 @@ class Trace:
     outputs: tuple[tuple[str, TensorMeta], ...]
     with_autograd: bool  # False where the model could only be traced without autograd: no backward figures
     note: str = ""  # why, when with_autograd is False
+    module_types: dict[str, str] = field(default_factory=dict, hash=False)  # every module's class name by its path
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -88,6 +88,7 @@ class Report:
     layers: tuple[LayerCounts, ...]
     receptive_field: tuple[int, ...] | None = None  # of the model's (first) output
     notes: tuple[str, ...] = ()
+    module_types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # class name by module path
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -159,7 +160,7 @@ class Report:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
 
 def count_trace(
@@ -185,7 +186,8 @@ def count_trace(
                            states, optimizer))  # fmt: skip
     output_state = states.get(traced.outputs[0][1].value) if traced.outputs and traced.outputs[0][1].value is not None else None
     notes = (f"no backward figures: {traced.note}",) if not traced.with_autograd else ()
-    return Report(name, traced.inputs, traced.outputs, convention, optimizer, tuple(layers), describe(output_state)[0], notes)
+    return Report(name, traced.inputs, traced.outputs, convention, optimizer, tuple(layers), describe(output_state)[0], notes,
+                  traced.module_types)  # fmt: skip
 
 
 def _without_backward(measures: Measures, traced: Trace) -> Measures:

@@ -28,6 +28,7 @@ from torch.utils._pytree import tree_flatten, tree_flatten_with_path
 from torch.utils.weak import WeakIdKeyDictionary
 
 from ..errors import TraceError
+from . import torch_layers  # noqa: F401  (registers the counters of torch's composite layers)
 from .layers import layer_counter_for
 from .records import LayerRecord, OpRecord, ParamRecord, SavedTensor, TensorMeta, Trace, format_shape
 
@@ -361,7 +362,8 @@ def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autogr
         unused = tracer.take_params(module, recurse=False)
         if unused:
             rows.append(LayerRecord(name, type(module).__name__, name.count(".") + 1, name, True, (), (), (), unused))
-    return Trace(tuple(rows), inputs, tracer.outputs(output), with_autograd=autograd)
+    types = {name: type(module).__name__ for module, name in tracer.names.items()}
+    return Trace(tuple(rows), inputs, tracer.outputs(output), with_autograd=autograd, module_types=types)
 
 
 def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None, *, train: bool = False) -> Trace:
@@ -377,4 +379,4 @@ def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
         except TraceError as with_autograd:
             without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
             reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]
-            return Trace(without.layers, without.inputs, without.outputs, False, f"autograd could not run it: {reason}")
+            return replace(without, note=f"autograd could not run it: {reason}")

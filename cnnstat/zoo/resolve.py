@@ -15,20 +15,31 @@ from torch import nn
 
 from ..counting.inputs import InputSpec, specs_from_sizes
 from ..errors import CnnstatError, ModelLoadError, UnknownModelError
+from .detection import CountedDetector
 from .meta import parameters_on_meta
 from .registry import ModelEntry, get_entry, known_names
-from .torchvision_models import torchvision_default_inputs, torchvision_model_names
+from .torchvision_models import build_torchvision_model, torchvision_default_inputs, torchvision_families, torchvision_model_names
 
 
 @dataclass
 class ResolvedModel:
-    """A built model with the name it was asked by and the inputs it takes by default."""
+    """A built model with the name it was asked by and the inputs it takes by default.
+
+    ``module`` is what is counted; ``model`` what a user runs (they differ for detectors, whose
+    data-dependent parts cannot be counted from a shape); ``notes`` say what the count covers.
+    """
 
     name: str
     module: nn.Module
     inputs: tuple[InputSpec, ...] | None
     entry: ModelEntry | None = None
     torchvision_name: str | None = None
+    model: nn.Module | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = self.module
 
     @property
     def input_size(self) -> tuple[int, ...] | None:
@@ -118,13 +129,18 @@ def _build(name: str) -> ResolvedModel:
         module = _instantiate(obj, name)
         return ResolvedModel(name, module, declared_inputs(obj, module))
     if name in torchvision_model_names():
-        import torchvision.models
-
         try:
-            module = torchvision.models.get_model(name, weights=None)
+            model = build_torchvision_model(name)
         except Exception as error:  # a builder that cannot run here (a quantized model without its engine)
             raise ModelLoadError(f"torchvision cannot build {name} here: {type(error).__name__}: {error}") from None
-        return ResolvedModel(name, module, torchvision_default_inputs(name, module), torchvision_name=name)
+        inputs = torchvision_default_inputs(name, model)
+        if torchvision_families()[name] == "detection":
+            counted = CountedDetector(model)
+            return ResolvedModel(name, counted, inputs, torchvision_name=name, model=model, notes=(counted.describe(),))
+        notes = ("counted as its float architecture: quantization changes the arithmetic's type, not its count",) if (
+            torchvision_families()[name] == "quantization"
+        ) else ()
+        return ResolvedModel(name, model, inputs, torchvision_name=name, notes=notes)
     raise UnknownModelError(f"unknown model {name!r}{suggest(name)}")
 
 
@@ -139,6 +155,8 @@ def resolve_model(name: str, *, on_meta: bool = True) -> ResolvedModel:
     else:
         resolved = _build(name)
     resolved.module.eval()
+    if resolved.model is not None:
+        resolved.model.eval()
     return resolved
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -47,7 +46,7 @@ class TorchvisionFigures:
 
     num_params: PublishedFigure
     gflops: PublishedFigure | None  # torchvision's `_ops`: GFLOPS, which are its MACs, to 3 decimals
-    inputs: tuple[InputSpec, ...]
+    inputs: tuple[InputSpec, ...]  # what the figures hold for; empty where torchvision does not say
 
 
 def torchvision_figures(name: str) -> TorchvisionFigures | None:
@@ -59,17 +58,22 @@ def torchvision_figures(name: str) -> TorchvisionFigures | None:
     params = PublishedFigure("params", f"{meta['num_params']:,}", f"{TORCHVISION_WEIGHTS}: num_params")
     ops = meta.get("_ops")
     gflops = PublishedFigure("macs", f"{ops:.3f}", f"{TORCHVISION_WEIGHTS}: _ops (GFLOPS)", unit=10**9) if ops else None
-    return TorchvisionFigures(params, gflops, _weights_inputs(name, weights) or ())
+    # torchvision does not say what pair of frames RAFT's _ops were measured on
+    known = () if torchvision_families().get(name) == "optical_flow" else _weights_inputs(name, weights) or ()
+    return TorchvisionFigures(params, gflops, known)
 
 
 def _weights_inputs(name: str, weights: Any) -> tuple[InputSpec, ...] | None:
     """The input the weights' transforms produce, where they fix one."""
     keywords = getattr(weights.transforms, "keywords", {})
     family = torchvision_families().get(name)
-    if family == "video":
+    if family == "video":  # torchvision's _ops are for clips of 16 frames, whatever clip length it evaluated on
         crop = keywords.get("crop_size", (112, 112))
-        frames = re.search(r"clip_len=(\d+)", weights.meta.get("_docs", ""))
-        return (InputSpec((3, int(frames[1]) if frames else 16, *crop), "float32"),)
+        return (InputSpec((3, 16, *crop), "float32"),)
+    if family == "detection":  # a COCO-sized photo; the detector's own transform resizes it
+        return (InputSpec((3, 480, 640), "float32"),)
+    if family == "optical_flow":  # two frames; torchvision's own example pairs are 520×960
+        return (InputSpec((3, 520, 960), "float32"), InputSpec((3, 520, 960), "float32"))
     if family == "segmentation":
         size = keywords.get("resize_size", 520)
         return (InputSpec((3, size, size), "float32"),)
@@ -89,3 +93,24 @@ def torchvision_default_inputs(name: str, module: Any) -> tuple[InputSpec, ...] 
     if found is None and torchvision_families().get(name) in ("classification", "quantization"):
         return (InputSpec((3, 224, 224), "float32"),)  # ImageNet's crop
     return found
+
+
+def build_torchvision_model(name: str) -> Any:
+    """torchvision's model without weights, and without the backbone weights a builder would otherwise download."""
+    import inspect
+
+    import torchvision.models
+
+    builder = torchvision.models.get_model_builder(name)
+    parameters = inspect.signature(builder).parameters
+    options: dict[str, Any] = {"weights": None}
+    if "weights_backbone" in parameters:
+        options["weights_backbone"] = None
+    if "aux_loss" in parameters and _first_weights(name) is not None:
+        options["aux_loss"] = True  # as torchvision builds it for its weights, whose figures it publishes
+    options.update(_AS_PUBLISHED.get(name, {}))
+    return builder(**options)
+
+
+# torchvision drops GoogLeNet's auxiliary heads once its weights are loaded; what it publishes has none
+_AS_PUBLISHED: dict[str, dict[str, Any]] = {"googlenet": {"aux_logits": False}, "quantized_googlenet": {"aux_logits": False}}

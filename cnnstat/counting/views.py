@@ -1,0 +1,70 @@
+"""Views of a report: rows grouped by module hierarchy or by layer type, sorted, the costliest few.
+
+Each view is a report of its own whose rows add up to the same totals (grouping) or are a subset
+(``top``); a group's figures are the sums of its rows, its output and receptive field those of its
+last row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .report import LayerCounts, Report
+
+
+def _merge(rows: list[LayerCounts], name: str, type_name: str, depth: int, module: str) -> LayerCounts:
+    measures = rows[0].measures
+    for row in rows[1:]:
+        measures = measures + row.measures
+    return replace(
+        rows[-1], name=name, type=type_name, depth=depth, module=module, is_module=True, input_shape=rows[0].input_shape,
+        params=sum(r.params for r in rows), trainable_params=sum(r.trainable_params for r in rows),
+        param_bytes=sum(r.param_bytes for r in rows), measures=replace(measures, formula=""), flops=sum(r.flops for r in rows),
+        training_bytes=sum(r.training_bytes for r in rows), trainable_bytes=sum(r.trainable_bytes for r in rows),
+        structured=False, ops=tuple(op for r in rows for op in r.ops),
+    )  # fmt: skip
+
+
+def by_depth(report: Report, depth: int) -> Report:
+    """One row per module at ``depth`` levels of the hierarchy (``layer1``, ``layer1.0`` …); shallower rows kept."""
+    groups: dict[object, list[LayerCounts]] = {}
+    for index, layer in enumerate(report.layers):
+        parts = layer.module.split(".") if layer.module else []
+        key: object = ".".join(parts[:depth]) if len(parts) >= depth else ("row", index)
+        groups.setdefault(key, []).append(layer)
+    rows = []
+    for key, members in groups.items():
+        if isinstance(key, tuple):
+            rows.append(members[0])
+        else:
+            rows.append(_merge(members, key, report.module_types.get(key, members[0].type), depth, key))
+    return replace(report, layers=tuple(rows))
+
+
+def by_type(report: Report) -> Report:
+    """One row per layer type, named by the type, with how many calls it sums."""
+    groups: dict[str, list[LayerCounts]] = {}
+    for layer in report.layers:
+        groups.setdefault(layer.type, []).append(layer)
+    rows = [_merge(members, kind, f"{len(members)} call{'s' * (len(members) != 1)}", 0, "") for kind, members in groups.items()]
+    return replace(report, layers=tuple(rows))
+
+
+def top(report: Report, column: str, count: int | None) -> Report:
+    """The rows sorted by ``column``, largest first; the first ``count`` of them if given."""
+    rows = sorted(report.layers, key=lambda layer: _sort_key(getattr(layer, column)), reverse=True)
+    return replace(report, layers=tuple(rows[:count] if count else rows))
+
+
+def _sort_key(value: object) -> tuple[int, object]:
+    """Numbers by value, shapes and receptive fields by their size, text alphabetically; nothing last."""
+    if value is None:
+        return (0, 0)
+    if isinstance(value, (int, float)):
+        return (1, value)
+    if isinstance(value, tuple):
+        product = 1
+        for item in value:
+            product *= item if isinstance(item, (int, float)) else 1
+        return (1, product)
+    return (1, str(value))

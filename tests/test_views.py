@@ -1,0 +1,75 @@
+"""Views of a report (--depth, --by type, --sort/--top, --columns), compare, and the generated command reference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+import cnnstat
+from cnnstat.counting import views
+from cnnstat.counting.report import SUMMED_COLUMNS
+
+
+def test_grouping_by_depth_keeps_every_total_and_names_the_modules():
+    report = cnnstat.analyze("resnet50")
+    grouped = views.by_depth(report, 1)
+    assert [row.name for row in grouped.layers] == ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4",
+                                                   "avgpool", "flatten", "fc"]  # fmt: skip
+    assert grouped.totals == report.totals
+    layer3 = next(row for row in grouped.layers if row.name == "layer3")
+    members = [row for row in report.layers if row.module.startswith("layer3.")]
+    assert layer3.type == "Sequential" and layer3.macs == sum(row.macs for row in members)
+    assert layer3.output_shape == members[-1].output_shape and layer3.receptive_field == members[-1].receptive_field
+    assert views.by_depth(report, 2).totals == report.totals
+
+
+def test_grouping_by_type_counts_calls():
+    report = cnnstat.analyze("resnet50")
+    by_type = {row.name: row for row in views.by_type(report).layers}
+    assert by_type["Conv2d"].type == "53 calls" and by_type["Linear"].type == "1 call"
+    assert sum(row.flops for row in by_type.values()) == report.totals["flops"]
+
+
+def test_the_costliest_layers(cli):
+    document = json.loads(cli("flops", "vgg16", "--sort", "macs", "--top", "3", "-f", "json").stdout)
+    full = cnnstat.analyze("vgg16")
+    expected = sorted((row.macs for row in full.layers), reverse=True)[:3]
+    assert [row["macs"] for row in document["layers"]] == expected
+    assert document["totals"]["macs"] == full.totals["macs"]  # the whole model's totals, not the three rows'
+    assert "cannot sort by 'nothing'" in cli("flops", "vgg16", "--sort", "nothing").output
+
+
+def test_columns_pick_what_the_table_shows(cli):
+    table = cli("summary", "lenet", "--columns", "name,receptive_field,backward_macs").output
+    header = next(line for line in table.splitlines() if "Layer" in line)
+    assert "Receptive field" in header and "Backward MACs" in header and "Params" not in header
+    assert "unknown column nope" in cli("summary", "lenet", "--columns", "name,nope").output
+
+
+def test_the_dataframe_has_every_figure_as_a_column():
+    frame = cnnstat.analyze("lenet5").to_pandas()
+    assert isinstance(frame, pd.DataFrame) and len(frame) == 12
+    for column in (*SUMMED_COLUMNS, "receptive_field", "effective_stride", "name", "output_shape"):
+        assert column in frame.columns, column
+    assert frame["backward_macs"].sum() == cnnstat.analyze("lenet5").totals["backward_macs"]
+
+
+def test_compare_puts_models_side_by_side_and_plots_their_stages(cli, tmp_path):
+    plot = tmp_path / "stages.png"
+    result = cli("compare", "lenet5", "lenet5-1998", "-f", "json", "--plot", str(plot))
+    assert result.exit_code == 0, result.output
+    rows = {row["model"]: row for row in json.loads(result.stdout)}
+    assert rows["lenet5-1998"]["params"] == 60_840 and rows["lenet5"]["params"] == 61_750
+    assert rows["lenet5"]["receptive_field"] == [32, 32] and rows["lenet5"]["depth"] == 7
+    assert rows["lenet5"]["macs"] == cnnstat.analyze("lenet5").totals["macs"]
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "name a .png" in cli("compare", "lenet5", "--plot", str(tmp_path / "x.txt")).output
+
+
+def test_the_command_reference_is_up_to_date():
+    from cnnstat.cli.reference import reference
+
+    documented = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert reference() == documented, "docs/cli.md is out of date: run python -m cnnstat.cli.reference > docs/cli.md"
