@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..counting.inputs import InputSpec, meta_inputs, resolve_dtype
-from ..counting.report import Report
+from ..counting.report import LayerCounts, Report
 from ..counting.trace import trace
 from ..zoo import ModelEntry, PublishedFigure, torchvision_figures
-from .comparison import AGREES, MISMATCH, NOT_COUNTED, TOTAL, Comparison
+from .comparison import AGREES, EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL, Comparison
 from .ledgers import FLOP_REFERENCES, flop_comparisons, ledgers
 
 
@@ -124,17 +124,134 @@ def check_torchvision(torchvision_name: str | None, report: Report) -> list[Comp
     return comparisons
 
 
+def _scope(report: Report, layer: str) -> list[LayerCounts]:
+    """The rows a printed figure describes: its layer's, or every row of its module; every row for the model."""
+    if not layer:
+        return list(report.layers)
+    named = [row for row in report.layers if row.name == layer]
+    return named or [row for row in report.layers if row.module == layer or row.module.startswith(layer + ".")]
+
+
+def _paper_count(report: Report, figure: PublishedFigure) -> int | None:
+    """cnnstat's count of what ``figure`` describes; None where the report has no such layer or module."""
+    rows = _scope(report, figure.layer)
+    return sum(getattr(row, figure.quantity) for row in rows) if rows else None
+
+
+_BIAS_ARGUMENT = {"convolution": "bias", "_convolution": "bias", "addmm": "self", "baddbmm": "self"}
+
+
+def _biases(rows: list[LayerCounts]) -> int:
+    """The bias parameters of the convolutions and matrix products in these rows."""
+    biases = (
+        op.record.optional_tensor(_BIAS_ARGUMENT[op.record.op])
+        for row in rows
+        for op in row.ops
+        if op.record.op in _BIAS_ARGUMENT
+    )
+    return sum(bias.numel for bias in biases if bias is not None)
+
+
+#: Parts of a count a source may leave out, by the name its figure gives them: how the rule reads, and their count.
+LEFT_OUT: dict[str, tuple[str, Callable[[list[LayerCounts]], int]]] = {
+    "biases": ("counts weights only, not the biases", _biases),
+}
+_NOUNS = {"params": "parameters", "trainable_params": "trainable parameters", "macs": "multiply-adds"}
+
+
+Rule = tuple[str, int]
+UNEXPLAINED = "no named rule explains the rest"
+
+
+def _left_out(figure: PublishedFigure, report: Report) -> list[Rule]:
+    """One rule per part of the count the source leaves out, with minus its count in the figure's rows."""
+    return [
+        (f"{figure.source} {LEFT_OUT[part][0]}", -LEFT_OUT[part][1](_scope(report, figure.layer))) for part in figure.leaves_out
+    ]
+
+
+def _carried(entry: ModelEntry, figure: PublishedFigure, report: Report) -> list[Rule] | None:
+    """One rule per layer whose printed figure a total adds up; None where that layer has no such figure to carry."""
+    rules = []
+    for layer in figure.carries:
+        carried = next((f for f in entry.published if f.layer == layer and f.quantity == figure.quantity and f.contradicts), None)
+        count = _paper_count(report, carried) if carried is not None else None
+        if carried is None or count is None:
+            return None
+        rules.append((f"with {layer} as {carried.source} prints it, {carried.printed}, not the {count:,} its architecture gives",
+                      int(carried.value) - count))  # fmt: skip
+    return rules
+
+
+def _closing(figure: PublishedFigure, adjusted: int) -> tuple[list[Rule], bool]:
+    """The rule that takes the count, parts left out and figures carried, to the printed figure, and whether one does.
+
+    Either the arithmetic of the architecture where the printed figure contradicts it (it must be the count, and
+    the printed figure must not follow from it), or the rounding to the digits printed; none where they are equal.
+    """
+    printed = int(figure.value)
+    if figure.contradicts:
+        gives = figure.architecture_gives
+        if gives != adjusted:
+            return [(f"the arithmetic {figure.contradicts} = {gives:,} is not cnnstat's count, {adjusted:,}", 0)], False
+        if figure.agrees(adjusted):
+            return [(f"{figure.printed} does follow from the architecture, {figure.contradicts} = {gives:,}", 0)], False
+        what = "weights" if "biases" in figure.leaves_out else _NOUNS.get(figure.quantity, figure.quantity.replace("_", " "))
+        note = f"; {figure.note}" if figure.note else ""
+        text = f"{figure.source} prints {figure.printed}, which does not follow from the architecture: {figure.contradicts} = {gives:,} {what}"
+        return [(text + note, printed - adjusted)], True
+    if adjusted == printed:
+        return [], True
+    if figure.exact:
+        return [], False
+    if figure.agrees(adjusted):
+        return [(f"{figure.source} rounds to the digits printed: {adjusted:,} → {figure.printed}", printed - adjusted)], True
+    if figure.rounding == "down" and figure.agrees(adjusted, "down"):
+        text = f"{figure.source} truncates to the digits printed: {adjusted:,} → {figure.printed}, where rounding gives {figure.rounded(adjusted)}"
+        return [(text, printed - adjusted)], True
+    return [], False
+
+
+def _paper_rules(entry: ModelEntry, figure: PublishedFigure, report: Report, ours: int) -> tuple[list[Rule], bool]:
+    """The named rules that take ``ours`` to the printed figure, each with its own count, and whether they reach it.
+
+    In order: the parts the source leaves out, the figures of its layers a total adds up, then the contradiction
+    or the rounding. Where they fall short, the rest is one more rule, unexplained: the counts always add up.
+    """
+    rules = _left_out(figure, report)
+    carried = _carried(entry, figure, report)
+    if carried is None:
+        rules.append((f"{', '.join(figure.carries)}: no printed figure that contradicts the architecture to add up", 0))
+        closed = False
+    else:
+        rules += carried
+        closing, closed = _closing(figure, ours + sum(delta for _, delta in rules))
+        rules += closing
+    if not closed:
+        rules.append((UNEXPLAINED, int(figure.value) - ours - sum(delta for _, delta in rules)))
+    return rules, closed
+
+
+def _paper_comparison(entry: ModelEntry, figure: PublishedFigure, report: Report) -> Comparison:
+    """One printed figure beside cnnstat's count: agrees at the precision printed, is explained by named rules, or not."""
+    ours = _paper_count(report, figure)
+    if ours is None:
+        return Comparison("paper", "layer", figure.layer, "missing", "present", MISMATCH)
+    if figure.agrees(ours) and not figure.contradicts:
+        return _published("paper", figure, ours)
+    rules, closed = _paper_rules(entry, figure, report, ours)
+    quantity = figure.quantity.replace("_", " ")
+    return Comparison(
+        "paper", quantity, figure.layer or TOTAL, ours, int(figure.value), EXPLAINED if closed else MISMATCH, tuple(rules)
+    )
+
+
 def check_paper(entry: ModelEntry | None, report: Report) -> list[Comparison]:
-    """Every figure a zoo entry's source printed, layer by layer and in total, at the precision printed."""
+    """Every figure a zoo entry's source printed, layer by layer and in total, at the precision printed.
+
+    A difference is explained only by named rules whose counts add up to it exactly: the source rounds or
+    truncates, leaves a part out, or prints a figure its own architecture does not give (with the arithmetic).
+    """
     if entry is None or not entry.published or tuple(report.input_shape[1:]) != entry.input_size or report.input_shape[0] != 1:
         return []
-    rows = {layer.name: layer for layer in report.layers}
-    totals = report.totals
-    comparisons = []
-    for figure in entry.published:
-        if figure.layer and figure.layer not in rows:
-            comparisons.append(Comparison("paper", "layer", figure.layer, "missing", "present", MISMATCH))
-            continue
-        ours = getattr(rows[figure.layer], figure.quantity) if figure.layer else totals[figure.quantity]
-        comparisons.append(_published("paper", figure, ours))
-    return comparisons
+    return [_paper_comparison(entry, figure, report) for figure in entry.published]

@@ -1,6 +1,7 @@
 """The model zoo: registered classics, every torchvision family and users' own modules."""
 
 from . import lenet, fashion, classic  # noqa: F401,I001  (importing registers the models, in listing order)
+from . import papers  # noqa: F401,I001  (the classics as their papers built them, after torchvision's)
 from .published import PublishedFigure
 from .registry import ModelEntry, get_entry, list_models, register_model
 from .resolve import ResolvedModel, output_features, resolve_model
