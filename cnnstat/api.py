@@ -25,6 +25,7 @@ def analyze(
     convention: str = "lenet",
     optimizer: str = "adam",
     train: bool = False,
+    timeout: float | None = None,
 ) -> Report:
     """Count a model layer by layer: shapes, parameters, MACs, FLOPs, connections, receptive fields, memory.
 
@@ -33,8 +34,9 @@ def analyze(
     added: ``input_size=(3, 224, 224)``, several as a list, keyword ones as a dict, with ``dtypes``;
     or ready tensors as ``input_data`` (a tensor, a sequence, or a dict of keyword tensors). Without
     either, the model's own default inputs. ``convention`` names the FLOP convention,
-    ``optimizer`` (sgd, momentum, adam) the state counted in training memory, and ``train`` runs
-    the model in training mode (its batch norms then count batch statistics).
+    ``optimizer`` (sgd, momentum, adam) the state counted in training memory, ``train`` runs
+    the model in training mode (its batch norms then count batch statistics), and ``timeout``
+    (seconds, main thread only) stops a model whose build or forward pass never ends.
 
     >>> report = analyze("resnet50", convention="macs")
     >>> report.totals["flops"]
@@ -44,6 +46,7 @@ def analyze(
 
     from .counting.analyze import analyze_module
     from .counting.inputs import specs_from_sizes
+    from .counting.time_limit import time_limit
     from .fast_start import fast_start
     from .zoo.resolve import declared_inputs, resolve_model
 
@@ -52,8 +55,10 @@ def analyze(
     if isinstance(model, nn.Module):
         name = type(model).__name__
         specs = _inputs(name, model, given, declared_inputs(model), input_data)
-        return analyze_module(model, specs, name=name, **options)
-    with fast_start():  # the model is built, traced and dropped inside: it never leaves cnnstat
+        with time_limit(timeout, name):
+            return analyze_module(model, specs, name=name, **options)
+    # the model is built, traced and dropped inside: it never leaves cnnstat
+    with fast_start(), time_limit(timeout, model):
         resolved = resolve_model(model)
         specs = _inputs(resolved.name, resolved.module, given, resolved.inputs, input_data)
         return analyze_module(resolved.module, specs, name=resolved.name, notes=resolved.notes, **options)

@@ -1,4 +1,9 @@
-"""Writing files so that a crash or Ctrl-C never leaves half of one behind."""
+"""Writing files so that a crash, a kill or Ctrl-C never leaves half of one behind.
+
+Every file cnnstat writes goes through :func:`atomic_path`: a temporary file beside the target,
+flushed to disk, then renamed over it (and the folder's entry flushed too), so a reader sees the
+old file or the new one, never a mixture.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +13,67 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import OutputError
+
+
+def _why(error: OSError) -> str:
+    return error.strerror or type(error).__name__
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be written there, before any work starts.
+
+    A real write, not the permission bits: they do not stop root, and say nothing of a read-only disk.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"{folder} is a file, not a folder to write into")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".cnnstat-write-test-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        raise OutputError(f"cannot write into {folder}: {_why(error)}") from None
+
+
+def _fsync(path: Path, directory: bool = False) -> None:
+    try:
+        handle = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:  # folders cannot be opened for syncing on every platform
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``: renamed into place when the block succeeds, removed if it fails."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
+    """A temporary path beside ``path``: flushed and renamed into place when the block succeeds, removed if it fails."""
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: name a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        os.close(handle)
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {_why(error)}") from None
     try:
         yield Path(temporary)
+        _fsync(Path(temporary))
         os.replace(temporary, path)
+        _fsync(path.parent, directory=True)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
     with atomic_path(path) as temporary:
-        temporary.write_text(text)
+        try:
+            temporary.write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise OutputError(f"cannot write {path}: {_why(error)}") from None

@@ -31,3 +31,7 @@ class TraceError(CnnstatError):
 
 class DuplicateNameError(CnnstatError):
     """A second registration under a name a registry already holds (a model, an op or a layer counter)."""
+
+
+class OutputError(CnnstatError):
+    """A file or folder cnnstat is asked to write that cannot be written."""

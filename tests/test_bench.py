@@ -10,7 +10,7 @@ import torch
 
 import cnnstat
 from cnnstat.benchmark import timing as bench_module
-from cnnstat.benchmark.baseline import compare_baseline
+from cnnstat.benchmark.baseline import compare_baseline, read_baseline
 from cnnstat.benchmark.timing import BenchOptions, run_bench
 
 QUICK = BenchOptions(device="cpu", batch_sizes=(1, 4), min_time=0.05)
@@ -68,10 +68,10 @@ def test_baseline_marks_changes_beyond_the_spread(tmp_path):
         document["results"][0]["images_per_s"] = report.results[0].images_per_s * factor
         path = tmp_path / f"baseline-{factor}.json"
         path.write_text(json.dumps(document))
-        assert compare_baseline(report, path)[0].verdict == verdict
+        assert compare_baseline(report, read_baseline(path))[0].verdict == verdict
     path = tmp_path / "same.json"
     path.write_text(report.to_json())
-    assert compare_baseline(report, path)[0].verdict == "unchanged"
+    assert compare_baseline(report, read_baseline(path))[0].verdict == "unchanged"
 
 
 def test_amp_that_does_not_apply_says_so_in_one_line(monkeypatch):

@@ -26,15 +26,27 @@ class Change:
         return self.after / self.before if self.before else float("nan")
 
 
-def compare_baseline(report: BenchReport, baseline: Path) -> list[Change]:
-    """Images/s beside a baseline JSON; changes beyond the measured spread are faster/slower."""
+Baseline = dict[tuple[str, int, str], dict[str, float]]
+
+
+def read_baseline(path: Path) -> Baseline:
+    """An earlier ``bench --format json``, by (model, batch size, mode); read before any timing, so a bad file fails fast."""
     try:
-        document = json.loads(baseline.read_text())
+        document = json.loads(path.read_text(encoding="utf-8"))
         old = {(r["model"], r["batch_size"], r["mode"]): r for r in document["results"]}
         for row in old.values():
             float(row["images_per_s"]), float(row["p90_s"]), float(row["p10_s"]), float(row["median_s"])
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-        raise CnnstatError(f"--baseline {baseline}: not a cnnstat bench JSON ({type(error).__name__}: {error})") from None
+    except IsADirectoryError:
+        raise CnnstatError(f"--baseline {path} is a folder, not a bench JSON file") from None
+    except OSError as error:
+        raise CnnstatError(f"--baseline {path} cannot be read: {error.strerror or error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise CnnstatError(f"--baseline {path}: not a cnnstat bench JSON ({type(error).__name__}: {error})") from None
+    return old
+
+
+def compare_baseline(report: BenchReport, old: Baseline) -> list[Change]:
+    """Images/s beside a baseline; changes beyond the measured spread are faster/slower."""
     changes = []
     for result in report.results:
         earlier = old.get((result.model, result.batch_size, result.mode))

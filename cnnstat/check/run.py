@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
@@ -32,8 +33,15 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
     result = ModelCheck(meta.name, report.input_shape, report)
     real = None
     if {"fvcore", "torch"} & set(against):
-        torch.manual_seed(0)
-        real = resolve_model(name, on_meta=False).module
+        too_big = _too_big_to_build(meta.module)
+        if too_big:
+            for reference in ("fvcore", "torch"):
+                if reference in against:
+                    result.unavailable[reference] = too_big
+            against = [reference for reference in against if reference not in ("fvcore", "torch")]
+        else:
+            torch.manual_seed(0)
+            real = resolve_model(name, on_meta=False).module
     if "fvcore" in against:
         try:
             result.comparisons += check_fvcore(real, report, specs)
@@ -47,3 +55,23 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
     if "paper" in against:
         result.comparisons += check_paper(meta.entry, report)
     return result
+
+
+def _available_bytes() -> int | None:
+    """Memory the system can still give this process (Linux's MemAvailable), or None where it does not say."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _too_big_to_build(meta_module: torch.nn.Module) -> str:
+    """Why fvcore's and torch's references cannot run a real copy of the model here, or "" where they can."""
+    weights = sum(t.numel() * t.element_size() for t in [*meta_module.parameters(), *meta_module.buffers()])
+    available = _available_bytes()
+    if available is not None and weights > available // 2:
+        return f"its {weights / 2**30:,.1f} GiB of weights need a real copy, and {available / 2**30:,.1f} GiB are free"
+    return ""

@@ -84,5 +84,8 @@ OptimizerOpt = Annotated[
     OptimizerName,  # type: ignore[valid-type]
     typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),
 ]
+TimeoutOpt = Annotated[
+    float | None, typer.Option("--timeout", min=0.001, help="Stop a model whose build or forward pass takes longer (seconds).")
+]
 DEFAULT_CONVENTION_NAME = ConventionName(DEFAULT_CONVENTION)
 DEFAULT_OPTIMIZER_NAME = OptimizerName("adam")

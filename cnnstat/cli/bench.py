@@ -59,7 +59,7 @@ def bench(
     out: OutOpt = None,
 ) -> None:
     """Time inference or training; images/s, GFLOP/s from the counted FLOPs, share of peak, memory."""
-    from ..benchmark.baseline import compare_baseline
+    from ..benchmark.baseline import compare_baseline, read_baseline
     from ..benchmark.timing import BenchOptions, run_bench
     from ..counting.inputs import parse_input
 
@@ -68,6 +68,7 @@ def bench(
     specs = [parse_input(text) for text in input or []]
     if len(specs) > 1:
         raise CnnstatError("bench times models with one input: give one --input")
+    earlier = read_baseline(baseline) if baseline is not None else None
     options = BenchOptions(device.value, mode, _batch_sizes(batch_size), specs[0].shape if specs else None, amp, channels_last,
                            compile, threads, min_time)  # fmt: skip
     err = stderr_console()
@@ -81,8 +82,8 @@ def bench(
         peak = report.results[0].peak_gflops if report.results else 0
         err.print(f"peak: {peak:,.1f} GFLOP/s ({report.environment['dtype']} matrix multiply on this device); "
                   "FLOPs are 2 × the MACs cnnstat counts, forward and (training) backward")  # fmt: skip
-    if baseline is not None:
-        changes = compare_baseline(report, baseline)
+    if earlier is not None:
+        changes = compare_baseline(report, earlier)
         rows = [(c.model, c.mode, str(c.batch_size), f"{c.before:,.1f}", f"{c.after:,.1f}", f"{c.ratio:.3f}" if c.before else "—",
                  c.verdict) for c in changes]  # fmt: skip
         headers = ("Model", "Mode", "Batch", "Before img/s", "After img/s", "Ratio", "Verdict")

@@ -17,6 +17,7 @@ from .app import (
     InputOpt,
     OptimizerOpt,
     OutOpt,
+    TimeoutOpt,
     app,
     user_errors,
 )
@@ -90,6 +91,7 @@ def compare(
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     format: FormatOpt = Format.table,
+    timeout: TimeoutOpt = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Also draw each model's MACs per stage into this PNG (or SVG, PDF).")] = None,
     out: OutOpt = None,
 ) -> None:
@@ -100,7 +102,7 @@ def compare(
     reports = []
     for name in models:
         with err.status(f"counting {name}…"):
-            reports.append(report_for(name, input, batch, convention, optimizer))
+            reports.append(report_for(name, input, batch, convention, optimizer, timeout))
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
     emit(format, document=rows, rows=rows, renderables=[table(title, HEADERS, [_cells(r) for r in rows], 10)], out=out)

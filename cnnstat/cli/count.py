@@ -22,6 +22,7 @@ from .app import (
     ModelArg,
     OptimizerOpt,
     OutOpt,
+    TimeoutOpt,
     app,
     user_errors,
 )
@@ -43,13 +44,13 @@ SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort rows by this c
 TopOpt = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first K rows (with --sort: the costliest K).")]
 
 
-def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any) -> Any:
+def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any, timeout: float | None) -> Any:
     """Analyse ``model`` at the given ``--input`` values (or its own) with the chosen convention and optimizer."""
     from ..api import analyze
     from ..counting.inputs import parse_input
 
     specs = [parse_input(text) for text in inputs or []]
-    return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value)
+    return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value, timeout=timeout)
 
 
 def _columns(text: str | None, report: Any) -> tuple[str, ...] | None:
@@ -114,12 +115,13 @@ def summary(
     sort: SortOpt = None,
     top: TopOpt = None,
     explain: ExplainOpt = False,
+    timeout: TimeoutOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Layer table: shapes, parameters, MACs and connections, with totals, backward MACs and training memory."""
     from .report_view import summary_tables
 
-    report = report_for(model, input, batch, convention, optimizer)
+    report = report_for(model, input, batch, convention, optimizer, timeout)
     chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen)
@@ -140,12 +142,13 @@ def flops(
     sort: SortOpt = None,
     top: TopOpt = None,
     explain: ExplainOpt = False,
+    timeout: TimeoutOpt = None,
     out: OutOpt = None,
 ) -> None:
     """FLOPs per layer and per layer type under a named convention."""
     from .report_view import flops_tables
 
-    report = report_for(model, input, batch, convention, optimizer)
+    report = report_for(model, input, batch, convention, optimizer, timeout)
     chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: flops_tables(v, r, chosen), explain, out, chosen)

@@ -186,6 +186,8 @@ def count_trace(
                            states, optimizer))  # fmt: skip
     output_state = states.get(traced.outputs[0][1].value) if traced.outputs and traced.outputs[0][1].value is not None else None
     notes = (f"no backward figures: {traced.note}",) if not traced.with_autograd else ()
+    if not traced.outputs:
+        notes += ("the model returned no tensor: its output has no shape, and nothing after its last layer is counted",)
     return Report(name, traced.inputs, traced.outputs, convention, optimizer, tuple(layers), describe(output_state)[0], notes,
                   traced.module_types)  # fmt: skip
 

@@ -31,9 +31,7 @@ from ..errors import TraceError
 from . import torch_layers  # noqa: F401  (registers the counters of torch's composite layers)
 from .layers import layer_counter_for
 from .records import LayerRecord, OpRecord, ParamRecord, SavedTensor, TensorMeta, Trace, format_shape
-
-# Exceptions a forward pass raises when its input does not fit; anything else is a bug to show.
-FORWARD_ERRORS = (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError, KeyError)
+from .time_limit import TraceTimeout
 
 
 def output_path(path: tuple[Any, ...]) -> str:
@@ -266,13 +264,16 @@ def _parameter_owners(model: nn.Module) -> dict[nn.Module, list[tuple[int, Param
 
 
 def _failure(tracer: _Tracer, error: Exception, inputs: str) -> TraceError:
-    """Name the layer a forward pass failed in, with the shape it got and torch's reason."""
+    """Name the layer a forward pass failed in, with the shape it got and torch's (or the model's own) reason."""
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    shape_error = isinstance(error, (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError))
     row = tracer.row
+    got = ""
     if row is not None and row.is_module:
-        where = f"layer {row.name} ({row.type}) got input {format_shape(row.inputs[0].shape if row.inputs else None)}"
-        expected = getattr(tracer.stack[-1], "in_channels", None) if tracer.stack else None
+        where = f"layer {row.name} ({row.type})"
         shape = row.inputs[0].shape if row.inputs else None
+        got = f" got input {format_shape(shape)}"
+        expected = getattr(tracer.stack[-1], "in_channels", None) if tracer.stack else None
         if isinstance(expected, int) and shape is not None and len(shape) > 1 and shape[1] != expected:
             reason = f"it takes {expected} input channel{'s' if expected != 1 else ''}, not {shape[1]}"
     elif row is not None:
@@ -282,6 +283,9 @@ def _failure(tracer: _Tracer, error: Exception, inputs: str) -> TraceError:
         where = f"module {tracer.names[module] or '(model)'} ({type(module).__name__})"
     else:
         where = "the model"
+    if not shape_error:  # the model's own exception: its type says as much as its text
+        return TraceError(f"the forward pass on input {inputs} raised {type(error).__name__} in {where}: {reason}")
+    where += got
     return TraceError(f"input {inputs} does not fit: {where}: {reason}")
 
 
@@ -350,7 +354,9 @@ def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autogr
                 output = model(*args, **kwargs)
             else:
                 output = torch.func.functional_call(model, standins, args, kwargs, strict=False)
-    except FORWARD_ERRORS as error:
+    except TraceError:
+        raise
+    except Exception as error:  # a user's forward may fail in any way: say where, and torch's or its own reason
         shapes = ", ".join(format_shape(meta.shape) for _, meta in inputs) or "(none)"
         raise _failure(tracer, error, shapes) from error
     finally:
@@ -376,6 +382,8 @@ def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
     with _mode(model, train):
         try:
             return _run(model, args, kwargs or {}, autograd=True)
+        except TraceTimeout:
+            raise
         except TraceError as with_autograd:
             without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
             reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]

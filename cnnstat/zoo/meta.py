@@ -15,7 +15,8 @@ def parameters_on_meta() -> Iterator[None]:
 
     Unlike ``with torch.device("meta")`` this leaves other tensors a builder makes on the CPU,
     so builders that compute with tensors while they build (torchvision's RegNet) still work;
-    weight initialisation then runs on meta and costs nothing.
+    weight initialisation then runs on meta and costs nothing. Each parameter is briefly made on
+    the CPU first, which is why it is only the fallback of ``resolve_model``.
     """
     register_parameter = nn.Module.register_parameter
     register_buffer = nn.Module.register_buffer

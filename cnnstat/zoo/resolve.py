@@ -147,17 +147,31 @@ def _build(name: str) -> ResolvedModel:
 def resolve_model(name: str, *, on_meta: bool = True) -> ResolvedModel:
     """Build the model ``name`` (zoo name, alias, torchvision name or import path) in eval mode.
 
-    On meta (the default) no weight memory is used; pass ``on_meta=False`` for real weights.
+    On meta (the default) no weight memory is used, however large the model; pass ``on_meta=False``
+    for real weights.
     """
     if on_meta:
-        with parameters_on_meta():
-            resolved = _build(name)
+        resolved = _build_on_meta(name)
     else:
         resolved = _build(name)
     resolved.module.eval()
     if resolved.model is not None:
         resolved.model.eval()
     return resolved
+
+
+def _build_on_meta(name: str) -> ResolvedModel:
+    """Build with every tensor on meta; where the builder computes with tensors (RegNet), with only its parameters there."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            return _build(name)
+    except Exception as error:  # a builder that needs real tensors fails in its own way
+        if "meta" not in str(error):
+            raise
+    with parameters_on_meta():  # the parameters and buffers still go to meta as they are registered
+        return _build(name)
 
 
 def output_features(module: nn.Module, input_size: tuple[int, ...]) -> int:
