@@ -263,3 +263,12 @@ def test_a_detector_given_a_one_dimensional_input_says_so_in_one_line(cli):
 def test_ssd_matches_torchvisions_published_gflops():
     report = cnnstat.analyze("ssdlite320_mobilenet_v3_large")
     assert f"{report.totals['macs'] / 1e9:.3f}" == torchvision_figures("ssdlite320_mobilenet_v3_large").gflops.printed
+
+
+def test_check_explains_the_batch_norm_torchvision_freezes_in_its_detectors(cli):
+    document = json.loads(cli("check", "fasterrcnn_resnet50_fpn", "--against", "torchvision", "-f", "json").stdout)[0]
+    (params,) = [c for c in document["comparisons"] if c["quantity"] == "params"]
+    assert document["ok"] and params["verdict"] == "explained"
+    frozen = sum(m.weight.numel() * 2 for m in cnnstat.get_model("fasterrcnn_resnet50_fpn").backbone.modules()
+                 if isinstance(m, nn.BatchNorm2d))  # fmt: skip
+    assert params["ours"] - frozen == params["theirs"] == 41_755_286

@@ -117,11 +117,25 @@ def check_torchvision(torchvision_name: str | None, report: Report) -> list[Comp
     figures = torchvision_figures(torchvision_name) if torchvision_name else None
     if figures is None:
         return []
-    comparisons = [_published("torchvision", figures.num_params, report.totals["params"])]
+    comparisons = [_torchvision_params(figures.num_params, report)]
     same_input = [meta.shape[1:] for _, meta in report.inputs] == [spec.shape for spec in figures.inputs]
     if figures.gflops is not None and same_input and report.input_shape[0] == 1:
         comparisons.append(_published("torchvision", figures.gflops, report.totals["macs"]))
     return comparisons
+
+
+FROZEN_BATCH_NORM = "torchvision's weights freeze the backbone's batch norm (FrozenBatchNorm2d keeps its scale and shift as buffers)"
+
+
+def _torchvision_params(published: PublishedFigure, report: Report) -> Comparison:
+    """Parameters beside num_params; a detector built without weights has trainable batch norm its weights freeze."""
+    ours = report.totals["params"]
+    if published.agrees(ours):
+        return _published("torchvision", published, ours)
+    frozen = sum(row.params for row in report.layers if row.type == "BatchNorm2d" and row.module.startswith("backbone."))
+    if frozen and ours - frozen == int(published.value):
+        return Comparison("torchvision", "params", TOTAL, ours, int(published.value), EXPLAINED, ((FROZEN_BATCH_NORM, -frozen),))
+    return Comparison("torchvision", "params", TOTAL, ours, int(published.value), MISMATCH)
 
 
 def _scope(report: Report, layer: str) -> list[LayerCounts]:

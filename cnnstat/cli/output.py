@@ -73,14 +73,27 @@ def table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], num
         if index >= len(headers) - numeric:
             width = max([len(header)] + [len(row[index]) for row in all_rows])
             rendered.add_column(header, justify="right", no_wrap=True, min_width=width)
-        else:
-            rendered.add_column(header, overflow="fold")
+        else:  # text folds where it must, but never below a short name's width
+            shortest = min(max([len(header)] + [len(row[index]) for row in all_rows]), 16)
+            rendered.add_column(header, overflow="fold", min_width=shortest)
     for row in rows:
         rendered.add_row(*row)
     if total:
         rendered.add_section()
         rendered.add_row(*total, style="bold")
     return rendered
+
+
+def _print_whole(console: Console, renderable: Any) -> None:
+    """Print a table at least as wide as its columns need: a narrow terminal wraps lines rather than crushing names."""
+    if isinstance(renderable, Table):
+        from rich.measure import Measurement
+
+        needed = Measurement.get(console, console.options.update(width=10_000), renderable).minimum
+        if needed > console.width:
+            Console(file=console.file, highlight=False, width=needed, no_color=console.no_color).print(renderable)
+            return
+    console.print(renderable)
 
 
 def rows_text(rows: list[dict[str, Any]], fmt: Format, columns: list[str] | None = None) -> str:
@@ -107,14 +120,14 @@ def emit(fmt: Format, *, document: Any = None, rows: list[dict[str, Any]] | None
         if out is None:
             console = stdout_console()
             for renderable in renderables or []:
-                console.print(renderable)
+                _print_whole(console, renderable)
             return
         import io
 
         buffer = io.StringIO()
         console = stdout_console(file=buffer)
         for renderable in renderables or []:
-            console.print(renderable)
+            _print_whole(console, renderable)
         text = buffer.getvalue()
     if out is None:
         sys.stdout.write(text)

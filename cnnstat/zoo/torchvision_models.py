@@ -58,8 +58,12 @@ def torchvision_figures(name: str) -> TorchvisionFigures | None:
     params = PublishedFigure("params", f"{meta['num_params']:,}", f"{TORCHVISION_WEIGHTS}: num_params")
     ops = meta.get("_ops")
     gflops = PublishedFigure("macs", f"{ops:.3f}", f"{TORCHVISION_WEIGHTS}: _ops (GFLOPS)", unit=10**9) if ops else None
-    # torchvision does not say what pair of frames RAFT's _ops were measured on
-    known = () if torchvision_families().get(name) == "optical_flow" else _weights_inputs(name, weights) or ()
+    known = _weights_inputs(name, weights) or ()
+    family = torchvision_families().get(name)
+    # torchvision does not say on what frames RAFT's _ops were measured, nor on what photos (of what size,
+    # with how many proposals) the detectors' were; SSD resizes every image to one fixed size
+    if family == "optical_flow" or (family == "detection" and not name.startswith("ssd")):
+        known = ()
     return TorchvisionFigures(params, gflops, known)
 
 
