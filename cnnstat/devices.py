@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -21,9 +23,13 @@ class DeviceSetup:
 
     @property
     def description(self) -> str:
-        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
         extras = [f"AMP {str(self.amp_dtype).removeprefix('torch.')}"] if self.amp_dtype else []
         extras += ["channels_last"] if self.channels_last else []
+        if self.device.type == "cpu":
+            cpu = cpu_info()
+            threads = torch.get_num_threads()
+            extras = [cpu.model, f"{threads} thread{'s' if threads > 1 else ''}", cpu.isa, *extras]
+        name = torch.cuda.get_device_name(self.device) if self.device.type == "cuda" else self.device.type
         return name + (f" ({', '.join(extras)})" if extras else "")
 
     def autocast(self) -> torch.autocast:
@@ -42,6 +48,35 @@ def cpu_has_native_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """The CPU by name, the instruction set torch's kernels use on it, and the flags that decide bf16 speed."""
+
+    model: str
+    isa: str  # torch's CPU capability: DEFAULT, AVX2, AVX512 (ATEN_CPU_CAPABILITY lowers it)
+    flags: tuple[str, ...]  # of avx512f, avx512_bf16, amx_bf16, amx_tile, those the CPU reports
+    native_bf16: bool  # as oneDNN sees it (ONEDNN_MAX_CPU_ISA lowers it)
+
+    def describe(self) -> str:
+        shown = ", ".join(self.flags) if self.flags else "no AVX-512"
+        return f"{self.model}; flags {shown}; torch uses {self.isa}; native bf16 {'yes' if self.native_bf16 else 'no'}"
+
+
+def cpu_info() -> CpuInfo:
+    """This machine's CPU, read from /proc/cpuinfo where there is one."""
+    model, flags = os.uname().machine, set()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and model == os.uname().machine:
+                model = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    wanted = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
+    return CpuInfo(model, torch.backends.cpu.get_cpu_capability(), tuple(f for f in wanted if f in flags), cpu_has_native_bf16())
 
 
 def select_device(requested: str = "auto", *, amp: bool | None = None, channels_last: bool | None = None) -> DeviceSetup:

@@ -1,4 +1,4 @@
-"""Fashion-MNIST loading: IDX (.gz and raw), Kaggle CSV, torchvision's layout; validation errors."""
+"""Fashion-MNIST, MNIST and KMNIST loading: IDX (.gz and raw), CSV, torchvision's layout, download; validation errors."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from fashion_fixtures import synthetic_split, write_csv_set, write_idx, write_idx_set
 
+import cnnstat.training.data as data_module
 from cnnstat.errors import DataError
-from cnnstat.training.data import CLASSES, DEBIAN_DIR, load_fashion_mnist, read_folder
+from cnnstat.training.data import CLASSES, DATASETS, DEBIAN_DIR, load_dataset, load_fashion_mnist, read_folder
 
 
 def test_reads_gzipped_idx(tmp_path):
@@ -93,3 +94,65 @@ def test_real_fashion_mnist_from_the_debian_package():
     assert data.train.images.shape == (60_000, 28, 28) and len(data.test) == 10_000
     assert data.train.labels.bincount().tolist() == [6_000] * 10
     assert len(CLASSES) == 10
+
+
+def test_each_data_set_names_its_classes_and_statistics():
+    assert DATASETS["mnist"].classes == tuple("0123456789")
+    assert DATASETS["kmnist"].classes == ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
+    assert DATASETS["fashion-mnist"].classes == CLASSES and CLASSES[9] == "Ankle boot"
+    stats = {name: (info.mean, info.std) for name, info in DATASETS.items()}
+    assert stats == {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081), "kmnist": (0.1918, 0.3483)}
+
+
+@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("kmnist", "KMNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_every_data_set_reads_the_same_idx_files_in_its_torchvision_folder(tmp_path, name, folder):
+    raw = tmp_path / folder / "raw"
+    raw.mkdir(parents=True)
+    write_idx_set(raw, n_train=16, n_test=8)
+    data = load_dataset(name, tmp_path)
+    assert data.info is DATASETS[name] and len(data.train) == 16 and data.source == str(raw)
+
+
+def test_mnist_csv_without_a_header(tmp_path):
+    write_csv_set(tmp_path, n_train=20, n_test=10)
+    for split in ("train", "test"):
+        lines = (tmp_path / f"fashion-mnist_{split}.csv").read_text().splitlines()
+        (tmp_path / f"mnist_{split}.csv").write_text("\n".join(lines[1:]) + "\n")  # the plain MNIST CSV files have none
+    data = load_dataset("mnist", tmp_path)
+    images, labels = synthetic_split(20, seed=0)
+    assert np.array_equal(data.train.images.numpy(), images) and np.array_equal(data.train.labels.numpy(), labels)
+
+
+def test_one_data_set_is_not_taken_for_another(tmp_path, monkeypatch):
+    """The three sets share file names; a full training set's mean pixel tells which one a folder holds."""
+    monkeypatch.setattr(data_module, "FULL_TRAINING_SET", 64)
+    write_idx_set(tmp_path, n_train=64, n_test=8)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.full((64, 28, 28), 73, dtype=np.uint8))  # mean 0.286
+    assert load_dataset("fashion-mnist", tmp_path).info.name == "fashion-mnist"
+    with pytest.raises(DataError, match="holds Fashion-MNIST, not MNIST.*--dataset fashion-mnist"):
+        load_dataset("mnist", tmp_path)
+
+
+def test_mnist_is_not_searched_in_the_fashion_mnist_package(tmp_path, monkeypatch):
+    monkeypatch.delenv("CNNSTAT_DATA", raising=False)
+    with pytest.raises(DataError, match="MNIST not found; name a folder"):
+        load_dataset("mnist", download_root=tmp_path)
+
+
+def test_download_goes_through_torchvision(tmp_path, monkeypatch):
+    import torchvision.datasets
+
+    fetched = []
+
+    class FakeKMNIST:  # what torchvision's KMNIST leaves on disk: the IDX files under KMNIST/raw
+        def __init__(self, root, train, download):
+            raw = tmp_path / "root" / "KMNIST" / "raw"
+            raw.mkdir(parents=True, exist_ok=True)
+            write_idx_set(raw, n_train=32, n_test=16)
+            fetched.append((root, train, download))
+
+    monkeypatch.setattr(torchvision.datasets, "KMNIST", FakeKMNIST)
+    monkeypatch.delenv("CNNSTAT_DATA", raising=False)
+    data = load_dataset("kmnist", allow_download=True, download_root=tmp_path / "root")
+    assert fetched == [(str(tmp_path / "root"), True, True), (str(tmp_path / "root"), False, True)]
+    assert len(data.train) == 32 and data.info.classes[0] == "o"

@@ -1,4 +1,4 @@
-"""``cnnstat train`` and ``cnnstat predict``: progress on stderr, files in the run folder."""
+"""``cnnstat train`` and ``cnnstat predict``: progress and the time left on stderr, files in the run folder."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ class Recipe(str, Enum):
     classic = "classic"
     fast = "fast"
     best = "best"
+    lecun1998 = "lecun1998"
 
 
 class Device(str, Enum):
@@ -29,7 +30,20 @@ class Device(str, Enum):
     mps = "mps"
 
 
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Folder with Fashion-MNIST IDX (.gz or raw) or Kaggle CSV files.")]
+class Dataset(str, Enum):
+    fashion_mnist = "fashion-mnist"
+    mnist = "mnist"
+    kmnist = "kmnist"
+
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Folder with the data set's IDX (.gz or raw) or CSV files (NAME_train.csv, NAME_test.csv)."),
+]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def default_run_dir(model: str) -> Path:
@@ -39,46 +53,106 @@ def default_run_dir(model: str) -> Path:
 
 
 class ProgressPrinter:
-    """Turns training events into a rich progress bar and one line per epoch, on stderr."""
+    """Turns training events into a rich progress bar and one line per epoch, on stderr, with the time left."""
 
-    def __init__(self, console: Any, epochs: int):
+    def __init__(self, console: Any):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        self.console, self.epochs = console, epochs
+        self.console = console
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
             TimeElapsedColumn(), console=console, transient=True,
         )  # fmt: skip
         self.task: Any = None
-        self.started = 0.0
+        self.epochs = self.steps = 0
+        self.run_began = self.epoch_began = 0.0
+        self.steps_before = self.steps_before_run = 0  # steps done before this epoch, and before this process began
+        self.step_s: float | None = None  # measured before training, until this process has its own pace
+
+    def time_left(self, steps_done: int) -> str:
+        """The rest of the run at the pace so far (at the measured pace for the first steps), evaluations included."""
+        from ..training.budget import format_duration
+
+        elapsed = time.perf_counter() - self.run_began
+        rate = elapsed / steps_done if steps_done >= STEP_REFRESH or self.step_s is None else self.step_s
+        if steps_done == 0 and self.step_s is None:
+            return ""
+        return f"{format_duration(rate * max(0, self.epochs * self.steps - self.steps_before - steps_done))} left"
 
     def __call__(self, event: Any) -> None:
+        from ..training.budget import format_duration
         from ..training.loop import EpochDone, EpochStarted, Notice, RunStarted, StepDone
 
         if isinstance(event, Notice):
-            self.console.print(f"[yellow]warning:[/yellow] {event.message}")
+            self.console.print(f"[yellow]note:[/yellow] {event.message}")
         elif isinstance(event, RunStarted):
+            self.epochs, self.steps = event.epochs, event.steps
+            self.steps_before = event.start_epoch * event.steps
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            self.console.print(f"training on {event.device}: {event.epochs} epochs of {event.steps} steps{resumed}")
+            self.console.print(f"training on {event.device}: {_count(event.epochs, 'epoch')} of {event.steps} steps{resumed}")
+            if event.budget_s is not None and event.pace is not None:
+                self.step_s = event.pace.seconds_per_step(event.steps)
+                self.console.print(
+                    f"time budget {format_duration(event.budget_s)}: {event.pace.step_s * 1000:.0f} ms per step and "
+                    f"{event.pace.eval_s:.1f} s per evaluation measured on {event.pace.steps_measured} steps; "
+                    f"{_count(event.epochs, 'epoch')} of {format_duration(self.step_s * event.steps)} fit in the "
+                    f"{format_duration(event.seconds_left or 0)} left, with time kept for the final evaluation"
+                )
+            self.run_began = time.perf_counter()
+            self.steps_before_run = self.steps_before
             self.progress.start()
         elif isinstance(event, EpochStarted):
-            self.started = time.perf_counter()
-            self.task = self.progress.add_task(f"epoch {event.epoch}/{self.epochs}", total=None, stats="")
+            self.epochs = event.epochs
+            self.epoch_began = time.perf_counter()
+            self.task = self.progress.add_task(f"epoch {event.epoch}/{self.epochs}", total=self.steps, stats="")
         elif isinstance(event, StepDone) and event.step % STEP_REFRESH == 0:
             seen = event.seen
+            done = self.steps_before - self.steps_before_run + event.step
             stats = (f"loss {event.loss_sum.item() / seen:.3f}  acc {100 * event.correct.item() / seen:.1f}%  "
-                     f"{seen / (time.perf_counter() - self.started):,.0f} img/s")  # fmt: skip
+                     f"{seen / (time.perf_counter() - self.epoch_began):,.0f} img/s  {self.time_left(done)}")  # fmt: skip
             self.progress.update(self.task, completed=event.step, stats=stats)
         elif isinstance(event, EpochDone):
             m = event.metrics
             self.progress.remove_task(self.task)
+            self.steps_before += self.steps
+            held_out = (f"val loss {m.val_loss:.4f} acc {100 * m.val_acc:.2f}%" if m.val_acc is not None
+                        else f"test loss {m.test_loss:.4f} acc {100 * (m.test_acc or 0):.2f}%")  # fmt: skip
+            replanned = ""
+            if event.epochs != self.epochs:
+                replanned = f"  [yellow]re-planned: {_count(event.epochs, 'epoch')} to end within the budget[/yellow]"
+                self.epochs = event.epochs
+            left = self.time_left(self.steps_before - self.steps_before_run) if m.epoch < self.epochs else ""
             self.console.print(
-                f"epoch {m.epoch:>3}/{self.epochs}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  "
-                f"test loss {m.test_loss:.4f} acc {100 * m.test_acc:.2f}%  {m.seconds:.1f} s  {m.images_per_s:,.0f} img/s  lr {m.lr:.2g}"
+                f"epoch {m.epoch:>3}/{self.epochs}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  {held_out}  "
+                f"{m.seconds:.1f} s  {m.images_per_s:,.0f} img/s  lr {m.lr:.2g}  {left}{replanned}"
             )
 
     def stop(self) -> None:
         self.progress.stop()
+
+
+def _final_lines(result: Any, recipe: str, run_dir: Path, seconds: float, budget: float | None) -> list[str]:
+    """What the run chose and what it measured, said once."""
+    from ..training.budget import format_duration
+
+    final = result.final
+    took = f"{format_duration(seconds)}" + (f" of a {format_duration(budget)} budget" if budget else "")
+    files = "metrics.csv, metrics.json, curves.png, last.pt" + (", best.pt" if final.val_acc is not None else "")
+    if final.val_acc is None:
+        setup = {"classic": "as the classic recipe does", "lecun1998": "as LeCun et al. 1998 report it"}.get(
+            recipe, "as --val 0 asks"
+        )
+        return [
+            f"no validation split: the test set was evaluated after every epoch, {setup}, and nothing was chosen on it",
+            f"test accuracy {100 * final.test_acc:.2f}% after the last epoch ({final.epoch}); {took}",
+            f"run folder {run_dir}: {files}",
+        ]
+    mirrored = ", each image averaged with its mirror image (validation chose it)" if final.flip_tta else ""
+    return [
+        f"chosen on the validation split: epoch {final.epoch}, validation accuracy {100 * final.val_acc:.2f}% (best.pt)",
+        f"test accuracy {100 * final.test_acc:.2f}%, evaluated once on best.pt{mirrored}; {took}",
+        f"run folder {run_dir}: {files}",
+    ]
 
 
 @app.command("train")
@@ -86,71 +160,109 @@ class ProgressPrinter:
 def train_command(
     model: ModelArg,
     recipe: Annotated[
-        Recipe,
+        Recipe | None,
         typer.Option(
-            "--recipe", "-r",
-            help="classic: the classic sigmoid LeNet recipe; fast: time to 90% on a CPU; best: highest accuracy in minutes.",
+            "--recipe",
+            "-r",
+            help="fast (the default): time to 90% on a CPU; best: the best accuracy in 10 minutes here; classic: the classic "
+            "sigmoid LeNet recipe; lecun1998: LeCun et al. 1998 (the default for lenet5-1998).",
+            show_default=False,
         ),
-    ] = Recipe.fast,  # fmt: skip
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override the recipe's epochs.")] = None,
+    ] = None,  # fmt: skip
+    dataset: Annotated[Dataset, typer.Option("--dataset", "-d", help="fashion-mnist, mnist or kmnist.")] = Dataset.fashion_mnist,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            "--time-budget",
+            "-t",
+            help="Fit the run to this time (90s, 10m, 1h): the pace is measured on the first "
+            "steps and the epochs planned. best: 10m.",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
+    epochs: Annotated[int | None, typer.Option(min=1, help="Override the recipe's epochs (and its time budget).")] = None,
+    val: Annotated[
+        int | None,
+        typer.Option(
+            "--val",
+            min=0,
+            help="Training images held out to choose the checkpoint; 0 for none. Default 5000 (classic, lecun1998: 0).",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Override the recipe's batch size.")] = None,
     lr: Annotated[float | None, typer.Option(min=0.0, help="Override the recipe's (peak) learning rate.")] = None,
     optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw.")] = None,
+    input_size: Annotated[
+        str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
+    ] = None,
     device: Annotated[Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")] = Device.auto,
-    seed: Annotated[int, typer.Option(help="Seeds weights, shuffling and augmentation.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seeds weights, shuffling and augmentation (not the validation split).")] = 0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; default runs/MODEL-DATE-TIME.")] = None,
-    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last.pt.")] = False,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last.pt, with its stored plan.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N training images only.")] = None,
     data: DataOpt = None,
     download: Annotated[
-        bool, typer.Option(help="Fetch Fashion-MNIST through torchvision if it is not found (needs internet).")
+        bool, typer.Option(help="Fetch the data set through torchvision if it is not found (needs internet).")
     ] = False,
 ) -> None:
-    """Train a model on Fashion-MNIST: progress, per-class accuracy, curves and checkpoints.
+    """Train a model on Fashion-MNIST, MNIST or KMNIST: progress, validation, per-class accuracy, curves and checkpoints.
 
     Scale out with torchrun: `torchrun --nproc-per-node 2 -m cnnstat train MODEL`.
     """
+    started = time.perf_counter()
+    from ..counting.inputs import parse_input
     from ..training.artifacts import confusion_table, per_class_table, plot_curves, write_metrics
+    from ..training.budget import parse_duration
     from ..training.checkpoint import load_checkpoint
-    from ..training.data import load_fashion_mnist
+    from ..training.data import load_dataset
     from ..training.loop import Distributed, TrainConfig, TrainingInterrupted, train
-    from ..training.recipes import build_recipe
+    from ..training.recipes import build_recipe, default_recipe
 
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer}
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "val": val,
+                 "time_budget": parse_duration(time_budget) if time_budget is not None else None}  # fmt: skip
     overrides = {key: value for key, value in overrides.items() if value is not None}
+    size = parse_input(input_size).shape if input_size is not None else None
+    if size is not None and len(size) != 3:
+        raise CnnstatError(f"--input-size {input_size!r}: expected channels×height×width, such as 3x64x64")
     dist = Distributed.from_env()
     err = stderr_console(quiet=not dist.main)
     if resume and out is None:
         raise CnnstatError("--resume needs --out RUN_DIR, the folder of the run to continue")
     if resume:
         config = TrainConfig.from_dict(load_checkpoint(out / "last.pt")["config"])  # type: ignore[operator]
-        if overrides or model != config.model:
+        if overrides or model != config.model or size is not None:
             err.print(f"resuming {out}: its stored options are used ({config.model}, recipe {config.recipe})")
     else:
-        config = TrainConfig(model, recipe.value, build_recipe(recipe.value, **overrides), device=device.value, seed=seed,
-                             limit=limit)  # fmt: skip
+        recipe_name = recipe.value if recipe is not None else default_recipe(model)
+        config = TrainConfig(model, recipe_name, build_recipe(recipe_name, model, **overrides), device=device.value, seed=seed,
+                             limit=limit, dataset=dataset.value, input_size=size)  # fmt: skip
     run_dir = out or default_run_dir(config.model)
-    with err.status("loading Fashion-MNIST…"):
-        fashion = load_fashion_mnist(data, allow_download=download)
-    err.print(f"Fashion-MNIST from {fashion.source}: {len(fashion.train):,} training and {len(fashion.test):,} test images")
-    printer = ProgressPrinter(err, config.hyper.epochs)
+    with err.status(f"loading {config.dataset}…"):
+        images = load_dataset(config.dataset, data, allow_download=download)
+    held_out = f", {config.hyper.val:,} of them held out for validation" if config.hyper.val else ", no validation split"
+    err.print(f"{images.info.title} from {images.source}: {len(images.train):,} training images{held_out}; "
+              f"{len(images.test):,} test images")  # fmt: skip
+    printer = ProgressPrinter(err)
     try:
-        result = train(config, fashion, run_dir, resume=resume, progress=printer)
+        result = train(config, images, run_dir, resume=resume, progress=printer, started=started)
     except TrainingInterrupted as interrupted:
         raise fail(str(interrupted), 130) from None
     finally:
         printer.stop()
     if not dist.main:
         return
-    extra = {"config": config.to_dict(), "device": result.device, "source": fashion.source,
-             "weight_checksums": result.weight_checksums}  # fmt: skip
+    from dataclasses import asdict
+
+    extra = {"config": config.to_dict(), "device": result.device, "source": images.source, "dataset": images.info.name,
+             "plan": asdict(result.plan), "final": asdict(result.final), "weight_checksums": result.weight_checksums}  # fmt: skip
     write_metrics(run_dir, result.metrics, extra)
-    plot_curves(run_dir, result.metrics, f"{config.model} · recipe {config.recipe}")
-    err.print(per_class_table(result.confusion))
-    err.print(confusion_table(result.confusion))
-    best = max(result.metrics, key=lambda m: m.test_acc)
-    err.print(f"best test accuracy {100 * best.test_acc:.2f}% (epoch {best.epoch}); run folder {run_dir}: "
-              "metrics.csv, metrics.json, curves.png, last.pt, best.pt")  # fmt: skip
+    plot_curves(run_dir, result.metrics, f"{config.model} · {images.info.title} · recipe {config.recipe}")
+    err.print(per_class_table(result.confusion, result.classes))
+    err.print(confusion_table(result.confusion, result.classes))
+    budget = config.hyper.time_budget if not resume else None
+    for line in _final_lines(result, config.recipe, run_dir, time.perf_counter() - started, budget):
+        err.print(line)
 
 
 @app.command()
@@ -158,12 +270,12 @@ def train_command(
 def predict(
     checkpoint: Annotated[Path, typer.Argument(help="A run folder (its best.pt) or a .pt checkpoint.")],
     images: Annotated[list[Path] | None, typer.Argument(help="PNG/JPEG images, any size; converted to 28×28 grey.")] = None,
-    test: Annotated[bool, typer.Option("--test", help="Evaluate on the Fashion-MNIST test set instead.")] = False,
+    test: Annotated[bool, typer.Option("--test", help="Evaluate on the test set of the run's data set instead.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="With --test: write id,label rows to this CSV.")] = None,
     invert: Annotated[bool, typer.Option(help="Invert images first (dark garment on a light background).")] = False,
     data: DataOpt = None,
 ) -> None:
-    """Class and probability for each image, or test-set accuracy with --test."""
+    """Class and probability for each image, or test-set accuracy with --test, as the run chose (best.pt, mirrored averaging)."""
     import sys
 
     from ..atomic import write_atomically
@@ -180,6 +292,8 @@ def predict(
             write_atomically(out, "id,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
             sys.stdout.write(f"wrote {len(labels):,} predictions to {out}\n")
         return
-    rows = [(str(path), str(index), name, f"{100 * p:.1f}%") for path, index, name, p in predict_images(trained, images or [], invert)]
+    rows = [
+        (str(path), str(index), name, f"{100 * p:.1f}%") for path, index, name, p in predict_images(trained, images or [], invert)
+    ]
     rendered = table(f"Predictions of {trained.config.model} ({checkpoint})", ("Image", "Class", "Name", "Probability"), rows, 2)
     stdout_console().print(rendered)

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 from rich.table import Table
 
 from ..atomic import atomic_path, write_atomically
-from .data import CLASSES
 from .loop import EpochMetrics
+
+COLUMNS = tuple(f.name for f in fields(EpochMetrics))
 
 
 def write_metrics(out: Path, metrics: list[EpochMetrics], extra: dict[str, object]) -> None:
-    """metrics.csv and metrics.json (one row per epoch), each written atomically."""
-    import pandas as pd
-
+    """metrics.csv and metrics.json (one row per epoch; a split not evaluated is an empty cell), each written atomically."""
     rows = [asdict(m) for m in metrics]
-    write_atomically(out / "metrics.csv", pd.DataFrame(rows).to_csv(index=False))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({key: "" if row[key] is None else row[key] for key in COLUMNS} for row in rows)
+    write_atomically(out / "metrics.csv", text.getvalue())
     write_atomically(out / "metrics.json", json.dumps({**extra, "epochs": rows}, indent=2) + "\n")
 
 
 def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
-    """Loss and accuracy per epoch, train and test, as curves.png."""
+    """Loss and accuracy per epoch, train and validation (or test, without a validation split), as curves.png."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -32,12 +37,17 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
     from matplotlib.ticker import MaxNLocator
 
     epochs = [m.epoch for m in metrics]
+    held_out = "val" if any(m.val_acc is not None for m in metrics) else "test"
     figure, (loss_axis, acc_axis) = plt.subplots(1, 2, figsize=(10, 4))
     loss_axis.plot(epochs, [m.train_loss for m in metrics], marker="o", label="train")
-    loss_axis.plot(epochs, [m.test_loss for m in metrics], marker="o", label="test")
+    loss_axis.plot(epochs, [getattr(m, f"{held_out}_loss") for m in metrics], marker="o", label=held_out)
     loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     acc_axis.plot(epochs, [100 * m.train_acc for m in metrics], marker="o", label="train")
-    acc_axis.plot(epochs, [100 * m.test_acc for m in metrics], marker="o", label="test")
+    acc_axis.plot(epochs, [100 * getattr(m, f"{held_out}_acc") for m in metrics], marker="o", label=held_out)
+    if held_out == "val":
+        tested = [m for m in metrics if m.test_acc is not None]
+        acc_axis.plot([m.epoch for m in tested], [100 * (m.test_acc or 0) for m in tested], "k*", markersize=12,
+                      label="test (once, chosen epoch)")  # fmt: skip
     acc_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for axis in (loss_axis, acc_axis):
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -52,7 +62,7 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
     return path
 
 
-def per_class_table(confusion: torch.Tensor) -> Table:
+def per_class_table(confusion: torch.Tensor, classes: tuple[str, ...]) -> Table:
     """Test accuracy of each class, with its name."""
     table = Table(title="Test accuracy per class", title_justify="left")
     for column, justify in (
@@ -63,20 +73,20 @@ def per_class_table(confusion: torch.Tensor) -> Table:
         ("Accuracy", "right"),
     ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
-    for index, name in enumerate(CLASSES):
+    for index, name in enumerate(classes):
         total = int(confusion[index].sum())
         correct = int(confusion[index, index])
         table.add_row(str(index), name, f"{correct:,}", f"{total:,}", f"{100 * correct / total:.1f}%" if total else "—")
     return table
 
 
-def confusion_table(confusion: torch.Tensor) -> Table:
+def confusion_table(confusion: torch.Tensor, classes: tuple[str, ...]) -> Table:
     """Rows: true class; columns: predicted class."""
-    table = Table(title="Confusion matrix (rows: true, columns: predicted)", title_justify="left")
+    table = Table(title="Confusion matrix on the test set (rows: true, columns: predicted)", title_justify="left")
     table.add_column("true \\ pred", justify="left")
-    for index in range(len(CLASSES)):
+    for index in range(len(classes)):
         table.add_column(str(index), justify="right")
-    for index, name in enumerate(CLASSES):
+    for index, name in enumerate(classes):
         cells = [f"[bold]{int(v)}[/bold]" if i == index else str(int(v)) for i, v in enumerate(confusion[index])]
         table.add_row(f"{index} {name}", *cells)
     return table

@@ -16,7 +16,7 @@ from ..atomic import atomic_path
 from ..errors import CheckpointError
 from ..formats import check_format
 
-FORMAT = 2  # 1: cnnstat 0.1, which wrote no format number
+FORMAT = 3  # 1: cnnstat 0.1, which wrote no format number; 2: before validation splits and time budgets
 REQUIRED = ("config", "model", "epoch", "input_size")
 
 

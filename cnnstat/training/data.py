@@ -1,4 +1,8 @@
-"""Fashion-MNIST: find it, read IDX (.gz or raw) or Kaggle CSV files, validate them, hold them in memory."""
+"""Fashion-MNIST, MNIST and KMNIST: find them, read IDX (.gz or raw) or CSV files, validate them, hold them in memory.
+
+The three sets share one format (60,000 training and 10,000 test images, 28×28 grey, ten classes),
+so one loader reads them all; each set brings its class names and pixel statistics.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +17,64 @@ import torch
 
 from ..errors import DataError
 
-CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
-DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # where `apt-get install dataset-fashion-mnist` puts it
 ENV_VAR = "CNNSTAT_DATA"
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
 SPLIT_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
-CSV_FILES = {"train": "fashion-mnist_train.csv", "test": "fashion-mnist_test.csv"}
-HOW_TO_GET = (
-    "get Fashion-MNIST with `apt-get install dataset-fashion-mnist`, name a folder with its IDX or CSV "
-    f"files with --data DIR (or ${ENV_VAR}), or pass --download to fetch it through torchvision"
-)
+FULL_TRAINING_SET = 60_000  # images in the training set of each of the three
+VAL_SEED = 20_170_825  # the validation split never changes with --seed: runs of every seed are judged on the same images
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What cnnstat knows about one data set: names, where it lives, its training-set pixel statistics."""
+
+    name: str  # as --dataset takes it
+    title: str  # as people write it
+    classes: tuple[str, ...]
+    mean: float  # of the training pixels, scaled to [0, 1]
+    std: float
+    torchvision: str  # torchvision's class, and its folder under a download root (NAME/raw)
+    csv_prefix: str  # NAME_train.csv, NAME_test.csv
+    mirror_symmetric: bool  # a mirrored image is still an image of its class (garments yes; digits, characters no)
+    debian_dir: Path | None = None
+    debian_package: str | None = None
+
+    def how_to_get(self) -> str:
+        debian = f"get {self.title} with `apt-get install {self.debian_package}`, " if self.debian_package else ""
+        return (
+            f"{debian}name a folder with its IDX or CSV files with --data DIR (or ${ENV_VAR}), "
+            "or pass --download to fetch it through torchvision"
+        )
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fashion-mnist": DatasetInfo(
+        "fashion-mnist", "Fashion-MNIST",
+        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+        0.2860, 0.3530, "FashionMNIST", "fashion-mnist", mirror_symmetric=True,
+        debian_dir=Path("/usr/share/datasets/fashion-mnist"), debian_package="dataset-fashion-mnist",
+    ),
+    "mnist": DatasetInfo(
+        "mnist", "MNIST", tuple(str(digit) for digit in range(10)), 0.1307, 0.3081, "MNIST", "mnist", mirror_symmetric=False
+    ),
+    # Kuzushiji-MNIST: ten cursive hiragana, romanised: お き す つ な は ま や れ を
+    "kmnist": DatasetInfo(
+        "kmnist", "Kuzushiji-MNIST", ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"), 0.1918, 0.3483,
+        "KMNIST", "kmnist", mirror_symmetric=False,
+    ),
+}  # fmt: skip
+FASHION = DATASETS["fashion-mnist"]
+CLASSES = FASHION.classes
+DEBIAN_DIR = FASHION.debian_dir
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+    return DATASETS[name]
 
 
 @dataclass(frozen=True)
@@ -38,14 +87,36 @@ class Split:
     def __len__(self) -> int:
         return len(self.labels)
 
+    def take(self, index: torch.Tensor | slice) -> Split:
+        return Split(self.images[index], self.labels[index])
+
+    def to(self, device: torch.device) -> Split:
+        return Split(self.images.to(device), self.labels.to(device))
+
 
 @dataclass(frozen=True)
-class FashionMNIST:
-    """Both splits and where they were read from."""
+class ImageData:
+    """Both splits of a data set and where they were read from."""
 
     train: Split
     test: Split
     source: str
+    info: DatasetInfo = FASHION
+
+
+def validation_split(train: Split, size: int, seed: int = VAL_SEED) -> tuple[Split, Split]:
+    """(training, validation): ``size`` images drawn without replacement by a fixed seed; the rest, in their order, train.
+
+    The draw depends only on the seed and the number of images, never on --seed, --limit or the device.
+    """
+    if size == 0:
+        return train, Split(train.images[:0], train.labels[:0])
+    if not 0 < size < len(train):
+        raise DataError(f"--val {size}: the training set has {len(train):,} images; a validation split needs fewer than that")
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    held_out = torch.zeros(len(train), dtype=torch.bool)
+    held_out[order[:size]] = True
+    return train.take(~held_out), train.take(order[:size].sort().values)
 
 
 def _open_bytes(path: Path) -> bytes:
@@ -95,9 +166,9 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def read_idx_folder(folder: Path) -> FashionMNIST | None:
-    """The four IDX files in ``folder`` (or its torchvision layout ``FashionMNIST/raw``), or None."""
-    for candidate in (folder, folder / "FashionMNIST" / "raw"):
+def read_idx_folder(folder: Path, info: DatasetInfo = FASHION) -> ImageData | None:
+    """The four IDX files in ``folder`` (or its torchvision layout ``NAME/raw``), or None."""
+    for candidate in (folder / info.torchvision / "raw", folder):
         paths = {split: (_find(candidate, images), _find(candidate, labels)) for split, (images, labels) in SPLIT_FILES.items()}
         found = [p for pair in paths.values() for p in pair if p is not None]
         if not found:
@@ -109,22 +180,24 @@ def read_idx_folder(folder: Path) -> FashionMNIST | None:
             if p is None
         ]
         if missing:
-            raise DataError(f"{candidate}: Fashion-MNIST is incomplete, missing {', '.join(missing)}")
+            raise DataError(f"{candidate}: {info.title} is incomplete, missing {', '.join(missing)}")
         splits = {
             split: _check_split(read_idx(images, IMAGE_MAGIC), read_idx(labels, LABEL_MAGIC), str(images))
             for split, (images, labels) in paths.items()
         }
-        return FashionMNIST(splits["train"], splits["test"], str(candidate))
+        return ImageData(splits["train"], splits["test"], str(candidate), info)
     return None
 
 
 def read_csv_split(path: Path) -> Split:
-    """Kaggle's layout: a header, then label and 784 pixels per row."""
+    """A label, then 784 pixels per row; a header row (Kaggle's layout) or none (the plain MNIST CSV files)."""
     import pandas as pd
 
     try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError, pd.errors.ParserError) as error:
+        with path.open() as stream:
+            first = stream.readline().split(",")[0].strip()
+        frame = pd.read_csv(path, header=None if first.isdigit() else 0)  # Kaggle's files have a header, the plain ones none
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:
         raise DataError(f"{path}: cannot be read as CSV ({error})") from None
     if frame.shape[1] != 785:
         raise DataError(f"{path}: {frame.shape[1]} columns, expected label + 784 pixels")
@@ -134,58 +207,86 @@ def read_csv_split(path: Path) -> Split:
     return _check_split(values[:, 1:].astype(np.uint8).reshape(-1, 28, 28), values[:, 0], str(path))
 
 
-def read_csv_folder(folder: Path) -> FashionMNIST | None:
-    paths = {split: folder / name for split, name in CSV_FILES.items()}
+def read_csv_folder(folder: Path, info: DatasetInfo = FASHION) -> ImageData | None:
+    paths = {split: folder / f"{info.csv_prefix}_{split}.csv" for split in ("train", "test")}
     if not any(p.is_file() for p in paths.values()):
         return None
     for path in paths.values():
         if not path.is_file():
-            raise DataError(f"{folder}: Fashion-MNIST CSV is incomplete, missing {path.name}")
-    return FashionMNIST(read_csv_split(paths["train"]), read_csv_split(paths["test"]), str(folder))
+            raise DataError(f"{folder}: {info.title} CSV is incomplete, missing {path.name}")
+    return ImageData(read_csv_split(paths["train"]), read_csv_split(paths["test"]), str(folder), info)
 
 
-def read_folder(folder: Path) -> FashionMNIST | None:
-    """IDX or CSV files in ``folder``; None if it holds neither."""
-    return read_idx_folder(folder) or read_csv_folder(folder)
+def read_folder(folder: Path, info: DatasetInfo = FASHION) -> ImageData | None:
+    """IDX or CSV files of ``info``'s set in ``folder``; None if it holds neither."""
+    found = read_idx_folder(folder, info) or read_csv_folder(folder, info)
+    if found is not None:
+        _check_identity(found)
+    return found
 
 
-def download(root: Path) -> FashionMNIST:
+def _check_identity(data: ImageData) -> None:
+    """The three sets share file names; a full training set's mean pixel tells them apart (0.286, 0.131, 0.192)."""
+    if len(data.train) != FULL_TRAINING_SET:
+        return  # a subset or a test's own files: nothing to compare with
+    mean = data.train.images.double().mean().item() / 255
+    nearest = min(DATASETS.values(), key=lambda info: abs(info.mean - mean))
+    if nearest is not data.info:
+        raise DataError(
+            f"{data.source} holds {nearest.title}, not {data.info.title} (mean pixel {mean:.4f}; {nearest.title}'s is "
+            f"{nearest.mean}, {data.info.title}'s {data.info.mean}): pass --dataset {nearest.name}, or name {data.info.title}'s "
+            "folder with --data"
+        )
+
+
+def download(root: Path, info: DatasetInfo = FASHION) -> ImageData:
     """Fetch through torchvision (needs internet), into torchvision's layout under ``root``."""
-    from torchvision.datasets import FashionMNIST as TorchvisionFashion
+    import torchvision.datasets
 
+    dataset_class = getattr(torchvision.datasets, info.torchvision)
     try:
         for train in (True, False):
-            TorchvisionFashion(str(root), train=train, download=True)
+            dataset_class(str(root), train=train, download=True)
     except Exception as error:  # network failures come in many types
-        raise DataError(f"download through torchvision failed: {error}") from None
-    found = read_folder(root)
+        raise DataError(f"download of {info.title} through torchvision failed: {error}") from None
+    found = read_idx_folder(root, info)
     assert found is not None
     return found
 
 
-def load_fashion_mnist(
-    data_dir: Path | None = None, *, allow_download: bool = False, download_root: Path | None = None
-) -> FashionMNIST:
-    """Fashion-MNIST from, in order: ``data_dir``, $CNNSTAT_DATA, the Debian package, torchvision's layout, a download."""
+def load_dataset(
+    name: str = "fashion-mnist", data_dir: Path | None = None, *, allow_download: bool = False, download_root: Path | None = None
+) -> ImageData:
+    """A data set from, in order: ``data_dir``, $CNNSTAT_DATA, its Debian package, torchvision's layout, a download."""
+    info = dataset_info(name)
     if data_dir is not None:
         if not data_dir.is_dir():
             raise DataError(f"--data {data_dir}: no such folder")
-        found = read_folder(data_dir)
+        found = read_folder(data_dir, info)
         if found is None:
-            raise DataError(f"{data_dir} holds no Fashion-MNIST IDX or CSV files; {HOW_TO_GET}")
+            raise DataError(f"{data_dir} holds no {info.title} IDX or CSV files; {info.how_to_get()}")
         return found
     candidates = []
     if os.environ.get(ENV_VAR):
         candidates.append(Path(os.environ[ENV_VAR]))
-    candidates += [DEBIAN_DIR, download_root or default_download_root()]
+    if info.debian_dir is not None:
+        candidates.append(info.debian_dir)
+    candidates.append(download_root or default_download_root())
     for folder in candidates:
         if folder.is_dir():
-            found = read_folder(folder)
+            found = read_folder(folder, info)
             if found is not None:
                 return found
     if allow_download:
-        return download(download_root or default_download_root())
-    raise DataError(f"Fashion-MNIST not found; {HOW_TO_GET}")
+        return download(download_root or default_download_root(), info)
+    raise DataError(f"{info.title} not found; {info.how_to_get()}")
+
+
+def load_fashion_mnist(
+    data_dir: Path | None = None, *, allow_download: bool = False, download_root: Path | None = None
+) -> ImageData:
+    """Fashion-MNIST, searched for as :func:`load_dataset` does."""
+    return load_dataset("fashion-mnist", data_dir, allow_download=allow_download, download_root=download_root)
 
 
 def default_download_root() -> Path:

@@ -1,19 +1,24 @@
-"""The training loop: set a run up, train it epoch by epoch, checkpoint after each, report typed events.
+"""The training loop: set a run up, plan it, train it epoch by epoch, checkpoint after each, report typed events.
 
 The whole data set is held on the device and batches are sliced from a seeded shuffle. Every
 epoch draws its permutation and augmentation from a generator seeded with (seed, epoch), and
-checkpoints carry the global RNG state, so a resumed run ends with the same weights as an
-uninterrupted one.
+checkpoints carry the global RNG state and the plan, so a resumed run ends with the same weights
+as an uninterrupted one.
+
+Selection is honest: with a validation split (every recipe but ``classic``) the checkpoint, and
+whether mirrored test-time averaging is used, are chosen on validation images held out of the
+training set; the test set is evaluated once, at the end, on what was chosen.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +29,12 @@ from torch import nn
 from ..devices import DeviceSetup, select_device
 from ..errors import CheckpointError, CnnstatError
 from ..zoo import output_features, resolve_model
+from .budget import Clock, Pace, Plan, measure_pace, plan_epochs, replan, reserve_seconds
 from .checkpoint import load_checkpoint, save_checkpoint
-from .data import FashionMNIST, Split
-from .recipes import Recipe
+from .data import DATASETS, DatasetInfo, ImageData, Split, dataset_info, validation_split
+from .recipes import Recipe, recipe_from_dict
 
-MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST training-set pixel statistics in [0, 1]
+SMALL_INPUT = (64, 64)  # ImageNet-sized models train at this size by default: 28×28 images only gain blur beyond it
 
 
 class TrainingInterrupted(CnnstatError):
@@ -45,25 +51,44 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     limit: int | None = None
+    dataset: str = "fashion-mnist"
+    input_size: tuple[int, ...] | None = None  # None: the model's own, or SMALL_INPUT for ImageNet-sized models
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "hyper": asdict(self.hyper)}
+        return {**asdict(self), "hyper": asdict(self.hyper), "input_size": list(self.input_size) if self.input_size else None}
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> TrainConfig:
-        return TrainConfig(**{**data, "hyper": Recipe(**data["hyper"])})
+        size = data.get("input_size")
+        return TrainConfig(**{**data, "hyper": recipe_from_dict(data["hyper"]), "input_size": tuple(size) if size else None})
 
 
 @dataclass
 class EpochMetrics:
+    """One epoch's figures; validation or test figures are None where that split was not evaluated."""
+
     epoch: int
     train_loss: float
     train_acc: float
-    test_loss: float
-    test_acc: float
+    val_loss: float | None = field(default=None, kw_only=True)
+    val_acc: float | None = field(default=None, kw_only=True)
+    test_loss: float | None = field(default=None, kw_only=True)
+    test_acc: float | None = field(default=None, kw_only=True)
     seconds: float
     images_per_s: float
     lr: float
+
+
+@dataclass(frozen=True)
+class FinalResult:
+    """What a run reports: the chosen epoch, its validation figure and the test figure taken once on it."""
+
+    epoch: int
+    val_acc: float | None  # None without a validation split
+    test_acc: float
+    test_loss: float
+    flip_tta: bool  # test images were averaged with their mirror images (chosen on validation)
+    checkpoint: str  # best.pt, or last.pt without a validation split
 
 
 # -- progress events ---------------------------------------------------------------------------
@@ -82,11 +107,15 @@ class RunStarted:
     epochs: int
     steps: int
     start_epoch: int
+    budget_s: float | None = None  # the time budget, when the epochs were planned to fit one
+    seconds_left: float | None = None  # of the budget, now
+    pace: Pace | None = None  # measured on the first steps, when it was
 
 
 @dataclass(frozen=True)
 class EpochStarted:
     epoch: int  # counted from 1
+    epochs: int  # as planned now
 
 
 @dataclass(frozen=True)
@@ -100,6 +129,7 @@ class StepDone:
 @dataclass(frozen=True)
 class EpochDone:
     metrics: EpochMetrics
+    epochs: int  # as planned after this epoch: a budgeted run may have re-planned
 
 
 ProgressEvent = Notice | RunStarted | EpochStarted | StepDone | EpochDone
@@ -112,8 +142,11 @@ class TrainResult:
 
     out: Path
     metrics: list[EpochMetrics]
-    confusion: torch.Tensor  # (10, 10): rows true class, columns predicted, on the test set
+    final: FinalResult
+    confusion: torch.Tensor  # (10, 10) on the test set: rows true class, columns predicted
     device: str
+    classes: tuple[str, ...]
+    plan: Plan
     weight_checksums: list[float] = field(default_factory=list)
 
 
@@ -139,25 +172,41 @@ class Distributed:
 # -- data on the device --------------------------------------------------------------------------
 
 
-def prepare_batch(
-    images: torch.Tensor, input_size: tuple[int, ...], hyper: Recipe, generator: torch.Generator | None
-) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> the model's float input: augment, pad to 32 or resize, normalise, repeat channels."""
+@dataclass(frozen=True)
+class Pixels:
+    """How uint8 images become the model's input: size, channels, the affine map of [0, 1] pixels, mirror flips."""
+
+    input_size: tuple[int, ...]
+    scale: float = 1.0
+    shift: float = 0.0
+    mirror: bool = True  # flips are allowed: the data set's classes are mirror-symmetric
+
+    @staticmethod
+    def for_run(input_size: tuple[int, ...], hyper: Recipe, info: DatasetInfo) -> Pixels:
+        if hyper.pixels == "standard":
+            return Pixels(input_size, 1 / info.std, -info.mean / info.std, info.mirror_symmetric)
+        if hyper.pixels == "lecun1998":  # §II.A: background (white) -0.1, foreground (black) 1.175
+            return Pixels(input_size, 1.275, -0.1, info.mirror_symmetric)
+        return Pixels(input_size, 1.0, 0.0, info.mirror_symmetric)
+
+
+def prepare_batch(images: torch.Tensor, pixels: Pixels, generator: torch.Generator | None) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> the model's float input: augment, pad to 32 or resize, scale, repeat channels."""
     x = images.unsqueeze(1).float().div_(255)
     if generator is not None:
-        x = _augment(x, generator)
-    channels, height, width = input_size
+        x = _augment(x, generator, pixels.mirror)
+    channels, height, width = pixels.input_size
     if (height, width) == (32, 32):
         x = F.pad(x, (2, 2, 2, 2))  # the 1998 paper's 32×32 field, background around the digit
     elif (height, width) != (28, 28):
         x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
-    if hyper.normalize:
-        x = (x - MEAN) / STD
+    if (pixels.scale, pixels.shift) != (1.0, 0.0):
+        x = x * pixels.scale + pixels.shift
     return x.expand(-1, channels, -1, -1) if channels != 1 else x
 
 
-def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Random shifts of up to 2 pixels and horizontal flips, drawn per image."""
+def _augment(x: torch.Tensor, generator: torch.Generator, mirror: bool) -> torch.Tensor:
+    """Random shifts of up to 2 pixels, and horizontal flips where ``mirror``, drawn per image."""
     n, _, size, _ = x.shape
     padded = F.pad(x, (2, 2, 2, 2))
     offsets = torch.randint(0, 5, (2, n), generator=generator, device=generator.device).to(x.device)
@@ -166,7 +215,7 @@ def _augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     cols = (offsets[1, :, None] + steps)[:, None, :]
     shifted = padded[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
     flip = torch.rand(n, generator=generator, device=generator.device).to(x.device) < 0.5
-    return torch.where(flip[:, None, None, None], shifted.flip(-1), shifted)
+    return torch.where(flip[:, None, None, None], shifted.flip(-1), shifted) if mirror else shifted
 
 
 # -- the parts of a run ----------------------------------------------------------------------------
@@ -180,19 +229,59 @@ def _initialise(model: nn.Module, init: str) -> None:
 
 
 def _optimizer(model: nn.Module, hyper: Recipe) -> torch.optim.Optimizer:
+    parameters = [p for p in model.parameters() if p.requires_grad]
     if hyper.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=hyper.lr, momentum=hyper.momentum, weight_decay=hyper.weight_decay)
+        return torch.optim.SGD(parameters, lr=hyper.lr, momentum=hyper.momentum, weight_decay=hyper.weight_decay)
     if hyper.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
-    return torch.optim.AdamW(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
+        return torch.optim.Adam(parameters, lr=hyper.lr, weight_decay=hyper.weight_decay)
+    return torch.optim.AdamW(parameters, lr=hyper.lr, weight_decay=hyper.weight_decay)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, hyper: Recipe, steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler:
-    total = hyper.epochs * steps_per_epoch
-    if hyper.schedule == "onecycle" and total >= 4:
-        # a quarter of the steps to warm up, and at least two: OneCycleLR divides by the warm-up length
-        warm_up = max(2, round(0.25 * total))
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hyper.lr, total_steps=total, pct_start=warm_up / total)
+def _warm_up_steps(total: int) -> int:
+    """A quarter of the steps to warm up, and at least two: OneCycleLR divides by the warm-up length."""
+    return max(2, round(0.25 * total))
+
+
+class OneCycle(torch.optim.lr_scheduler.OneCycleLR):
+    """torch's one-cycle schedule, which a budgeted run can stretch or shrink at an epoch's end and still anneal to its end."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, max_lr: float, total_steps: int):
+        super().__init__(optimizer, max_lr=max_lr, total_steps=total_steps, pct_start=_warm_up_steps(total_steps) / total_steps)
+
+    def replan(self, total_steps: int) -> None:
+        """Span ``total_steps`` from now on; the optimizer's learning rate and momentum follow at once."""
+        self.total_steps = total_steps
+        self._schedule_phases[0]["end_step"] = float(_warm_up_steps(total_steps)) - 1
+        self._schedule_phases[-1]["end_step"] = total_steps - 1
+        self._get_lr_called_within_step = True  # get_lr warns when called from outside step()
+        try:
+            lrs = self.get_lr()
+        finally:
+            self._get_lr_called_within_step = False
+        for group, lr in zip(self.optimizer.param_groups, lrs, strict=True):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+
+class PaperSteps:
+    """LeCun et al. 1998's learning rates, as factors of the first: 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3,
+    0.00005 for 4, then 0.00001."""
+
+    FACTORS = ((2, 1.0), (5, 0.4), (8, 0.2), (12, 0.1))  # (passes ending, factor); after them 0.02
+
+    def __init__(self, steps_per_epoch: int):
+        self.steps_per_epoch = steps_per_epoch
+
+    def __call__(self, step: int) -> float:
+        epoch = step // self.steps_per_epoch
+        return next((factor for end, factor in self.FACTORS if epoch < end), 0.02)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, hyper: Recipe, plan: Plan) -> torch.optim.lr_scheduler.LRScheduler:
+    if hyper.schedule == "onecycle" and plan.total_steps >= 4:
+        return OneCycle(optimizer, hyper.lr, plan.total_steps)
+    if hyper.schedule == "lecun1998":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, PaperSteps(plan.total_steps // plan.epochs))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 
 
@@ -206,25 +295,30 @@ class Evaluation:
     predictions: torch.Tensor  # the predicted class of every image, in order
 
 
-def evaluate(model: nn.Module, split: Split, input_size: tuple[int, ...], hyper: Recipe, setup: DeviceSetup) -> Evaluation:
-    """Loss, accuracy, confusion matrix and per-image predictions on ``split``."""
+def evaluate(
+    model: nn.Module, split: Split, pixels: Pixels, setup: DeviceSetup, batch_size: int = 1000, *, flip_tta: bool = False
+) -> Evaluation:
+    """Loss, accuracy, confusion matrix and per-image predictions on ``split``; with ``flip_tta``, of each image
+    averaged with its mirror image (twice the cost)."""
     model.eval()
     loss_sum = torch.zeros((), device=setup.device)
     predictions = []
     with torch.no_grad(), setup.autocast():
-        for start in range(0, len(split), hyper.eval_batch_size):
-            images = split.images[start : start + hyper.eval_batch_size]
-            labels = split.labels[start : start + hyper.eval_batch_size]
-            x = prepare_batch(images, input_size, hyper, None)
+        for start in range(0, len(split), batch_size):
+            labels = split.labels[start : start + batch_size]
+            x = prepare_batch(split.images[start : start + batch_size], pixels, None)
             if setup.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            logits = model(x).float()
-            loss_sum += F.cross_entropy(logits, labels, reduction="sum")
-            predictions.append(logits.argmax(1))
-    predicted = torch.cat(predictions)
+            log_p = model(x).float().log_softmax(1)
+            if flip_tta:
+                log_p = torch.logaddexp(log_p, model(x.flip(-1)).float().log_softmax(1)) - math.log(2)
+            loss_sum += F.nll_loss(log_p, labels, reduction="sum")
+            predictions.append(log_p.argmax(1))
+    predicted = torch.cat(predictions) if predictions else split.labels[:0]
     confusion = torch.bincount(split.labels * 10 + predicted, minlength=100).view(10, 10)
     correct = confusion.diagonal().sum().item()
-    return Evaluation(loss_sum.item() / len(split), correct / len(split), confusion.cpu(), predicted.cpu())
+    size = max(1, len(split))
+    return Evaluation(loss_sum.item() / size, correct / size, confusion.cpu(), predicted.cpu())
 
 
 @dataclass
@@ -235,53 +329,92 @@ class _Run:
     out: Path
     dist: Distributed
     setup: DeviceSetup
-    input_size: tuple[int, ...]
+    pixels: Pixels
     model: nn.Module
-    network: nn.Module  # the model, wrapped for DDP when distributed
+    network: nn.Module  # the model, wrapped for DDP when distributed, compiled on CUDA when the recipe says so
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler
-    train_images: torch.Tensor
-    train_labels: torch.Tensor
+    train: Split  # on the device
+    val: Split  # empty without a validation split
     test: Split
     usable: int  # training images per epoch, a multiple of the world size
     per_rank_batch: int
     steps_per_epoch: int
+    plan: Plan = field(default_factory=lambda: Plan(1, 1))
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     metrics: list[EpochMetrics] = field(default_factory=list)
     start_epoch: int = 0
-    best_acc: float = -1.0
-    confusion: torch.Tensor = field(default_factory=lambda: torch.zeros(10, 10, dtype=torch.int64))  # of the last evaluation
+    best_val: float = -1.0
+    best_epoch: int = 0
+    best_weights: dict[str, torch.Tensor] | None = None
+    confusion: torch.Tensor = field(default_factory=lambda: torch.zeros(10, 10, dtype=torch.int64))  # of the last test evaluation
+
+    @property
+    def has_val(self) -> bool:
+        return len(self.val) > 0
 
     def state(self, epoch: int) -> dict[str, Any]:
         """What a checkpoint holds after ``epoch`` epochs."""
+        assert self.scheduler is not None
         return {
             "config": self.config.to_dict(), "epoch": epoch, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(), "metrics": [asdict(m) for m in self.metrics],
-            "best_acc": self.best_acc, "input_size": list(self.input_size), "classes": 10,
+            "plan": asdict(self.plan), "best_val": self.best_val, "best_epoch": self.best_epoch,
+            "input_size": list(self.pixels.input_size), "classes": 10, "dataset": self.config.dataset,
         }  # fmt: skip
 
 
-def _model(config: TrainConfig, report: ProgressHook) -> tuple[nn.Module, tuple[int, ...]]:
-    """The model, initialised as the recipe says, after checking it fits Fashion-MNIST."""
+def _input_size(config: TrainConfig, module: nn.Module, native: tuple[int, ...], report: ProgressHook) -> tuple[int, ...]:
+    """The input the run trains at: the one asked for, else the model's, else a smaller one for ImageNet-sized models."""
+    if config.input_size is not None:
+        return config.input_size
+    if native[1] * native[2] <= SMALL_INPUT[0] * SMALL_INPUT[1]:
+        return native
+    small = (native[0], *SMALL_INPUT)
+    try:
+        output_features(module, small)
+    except Exception:  # the model needs its native size (a ViT's fixed patch grid, for one)
+        report(Notice(f"{config.model} takes {'×'.join(map(str, native))} only: 28×28 images are resized to that, "
+                      "which costs much CPU time"))  # fmt: skip
+        return native
+    report(Notice(
+        f"{config.model} is built for {'×'.join(map(str, native))} ImageNet images; it trains here at "
+        f"{'×'.join(map(str, small))} ({(native[1] * native[2]) // (small[1] * small[2])}× fewer pixels, and 28×28 images "
+        f"gain nothing from a larger size). --input-size {'x'.join(map(str, native))} trains at its own size."
+    ))  # fmt: skip
+    return small
+
+
+def _model(config: TrainConfig, info: DatasetInfo, report: ProgressHook) -> tuple[nn.Module, tuple[int, ...]]:
+    """The model, initialised as the recipe says, and its input, after checking it fits the data set."""
     torch.manual_seed(config.seed)
     resolved = resolve_model(config.model, on_meta=False)
     if resolved.input_size is None or len(resolved.input_size) != 3:
         raise CnnstatError(f"{config.model} takes no image input cnnstat knows; give it an input_size attribute (C, H, W)")
-    input_size = resolved.input_size
-    outputs = output_features(resolved.module, input_size)
+    input_size = _input_size(config, resolved.module, tuple(resolved.input_size), report)
+    try:
+        outputs = output_features(resolved.module, input_size)
+    except Exception as error:
+        raise CnnstatError(f"{config.model} cannot take input {'×'.join(map(str, input_size))}: {error}") from None
     if outputs < 10:
-        raise CnnstatError(f"{config.model} has {outputs} outputs; Fashion-MNIST has 10 classes")
+        raise CnnstatError(f"{config.model} has {outputs} outputs; {info.title} has 10 classes")
     if outputs > 10:
-        report(Notice(f"{config.model} has {outputs} outputs; only the first 10 are Fashion-MNIST's classes"))
-    if input_size[1:] not in ((28, 28), (32, 32)):
-        report(Notice(f"{config.model} takes {input_size}: images are resized, which costs much CPU time"))
+        report(Notice(f"{config.model} has {outputs} outputs; only the first 10 are {info.title}'s classes"))
     _initialise(resolved.module, config.hyper.init)
     return resolved.module, input_size
 
 
-def _set_up(config: TrainConfig, data: FashionMNIST, out: Path, resume: bool, report: ProgressHook) -> _Run:
-    """Device, model, data on the device, optimizer, schedule and loss scaler; the checkpoint's state on resume."""
+def _splits(config: TrainConfig, data: ImageData) -> tuple[Split, Split]:
+    """(training, validation): the validation images are held out first, then --limit takes the first training images."""
+    train, val = validation_split(data.train, config.hyper.val)
+    if config.limit is not None:
+        train = train.take(slice(0, config.limit))
+    return train, val
+
+
+def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHook) -> _Run:
+    """Device, model, data on the device, optimizer and loss scaler; the schedule comes with the plan."""
     hyper = config.hyper
     dist = Distributed.from_env()
     if dist.world > 1 and not torch.distributed.is_initialized():
@@ -291,68 +424,151 @@ def _set_up(config: TrainConfig, data: FashionMNIST, out: Path, resume: bool, re
     if setup.device.type == "cuda":
         setup = DeviceSetup(torch.device("cuda", dist.local_rank), setup.amp_dtype, setup.channels_last)
         torch.cuda.set_device(setup.device)
-    model, input_size = _model(config, report)
+    model, input_size = _model(config, data.info, report)
     model.to(setup.device)
     if setup.channels_last:
         model.to(memory_format=torch.channels_last)
-    train_split = data.train if config.limit is None else Split(data.train.images[: config.limit], data.train.labels[: config.limit])
+    train_split, val_split = _splits(config, data)
     usable = len(train_split) - len(train_split) % dist.world
     per_rank_batch = max(1, hyper.batch_size // dist.world)
-    optimizer = _optimizer(model, hyper)
-    steps_per_epoch = math.ceil(usable // dist.world / per_rank_batch)
-    run = _Run(
-        config, out, dist, setup, input_size, model,
-        torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model,
-        optimizer, _scheduler(optimizer, hyper, steps_per_epoch),
+    network = torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model
+    if hyper.compile and setup.device.type == "cuda":
+        network = torch.compile(network)  # type: ignore[assignment]
+    return _Run(
+        config, out, dist, setup, Pixels.for_run(input_size, hyper, data.info), model, network, _optimizer(model, hyper),
         # fp16 gradients underflow without loss scaling; bf16 and float32 need none
         torch.amp.GradScaler(setup.device.type, enabled=setup.amp_dtype == torch.float16),
-        train_split.images.to(setup.device), train_split.labels.to(setup.device),
-        Split(data.test.images.to(setup.device), data.test.labels.to(setup.device)),
-        usable, per_rank_batch, steps_per_epoch,
+        train_split.to(setup.device), val_split.to(setup.device), data.test.to(setup.device),
+        usable, per_rank_batch, math.ceil(usable // dist.world / per_rank_batch),
     )  # fmt: skip
-    if resume:
-        _restore(run, load_checkpoint(out / "last.pt"))
-    elif dist.main:
-        save_checkpoint(out / "last.pt", run.state(0))
-    return run
 
 
 def _restore(run: _Run, state: dict[str, Any]) -> None:
     if TrainConfig.from_dict(state["config"]) != run.config:
         raise CheckpointError(f"{run.out}/last.pt was written by another configuration; resume with the same options")
     run.model.load_state_dict(state["model"])
+    stored = state.get("plan") or {
+        "epochs": run.config.hyper.epochs,
+        "total_steps": run.config.hyper.epochs * run.steps_per_epoch,
+    }
+    run.plan = Plan(**stored)
+    run.scheduler = _scheduler(run.optimizer, run.config.hyper, run.plan)  # before the optimizer's state: it sets the rates
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     if "scaler" in state:
         run.scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
     run.metrics = [EpochMetrics(**m) for m in state["metrics"]]
-    run.start_epoch, run.best_acc = state["epoch"], state["best_acc"]
+    run.start_epoch = state["epoch"]
+    run.best_val, run.best_epoch = state.get("best_val", -1.0), state.get("best_epoch", 0)
+    if run.has_val and (run.out / "best.pt").is_file() and run.best_epoch:
+        run.best_weights = load_checkpoint(run.out / "best.pt")["model"]
 
 
-def _train_epoch(run: _Run, epoch: int, report: ProgressHook) -> EpochMetrics:
-    """One pass over the shuffled training set, then an evaluation on the test set."""
+def _train_step(run: _Run, network: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor):
+    """One optimiser step on a batch; the loss and logits, still on the device."""
+    hyper, setup = run.config.hyper, run.setup
+    if setup.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with setup.autocast():
+        logits = network(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=hyper.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(optimizer)
+    run.scaler.update()
+    return loss, logits
+
+
+def _measure_pace(run: _Run, clock: Clock, *, quick: bool = False) -> Pace:
+    """Seconds per step and per evaluation, measured on a throwaway copy of the model: the run itself is untouched."""
+    hyper = run.config.hyper
+    rng = torch.get_rng_state()
+    scaler_state = run.scaler.state_dict()
+    model = copy.deepcopy(run.model)  # eager even where the run compiles: a second compilation would cost more than it tells
+    optimizer = _optimizer(model, hyper)
+    generator = torch.Generator(device=run.setup.device).manual_seed(run.config.seed)
+    eval_split = run.val if run.has_val else run.test
+
+    def train_steps(count: int) -> None:
+        model.train()
+        for _ in range(count):
+            index = torch.randint(0, len(run.train), (run.per_rank_batch,), generator=generator, device=run.setup.device)
+            x = prepare_batch(run.train.images[index], run.pixels, generator if hyper.augment else None)
+            loss, _ = _train_step(run, model, optimizer, x, run.train.labels[index])
+        loss.item()  # wait for the device
+
+    def evaluate_slice() -> float:
+        size = min(len(eval_split), hyper.eval_batch_size)
+        evaluate(model, eval_split.take(slice(0, size)), run.pixels, run.setup, hyper.eval_batch_size)
+        return size / max(1, len(eval_split))
+
+    try:
+        if quick:
+            return measure_pace(train_steps, evaluate_slice, clock, warm_up=1, min_steps=2, min_seconds=0.0)
+        return measure_pace(train_steps, evaluate_slice, clock)
+    finally:
+        torch.set_rng_state(rng)
+        run.scaler.load_state_dict(scaler_state)
+
+
+def _final_eval_passes(run: _Run) -> float:
+    """The end of a run in evaluations of the per-epoch split: the chosen weights on validation with mirrors, the test set."""
+    if not run.has_val:
+        return 0.0
+    test_share = len(run.test) / len(run.val)
+    return (2 + 2 * test_share) if run.config.hyper.flip_tta and run.pixels.mirror else test_share
+
+
+def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook) -> Pace | None:
+    """Fix the epochs and the schedule: the recipe's, or as many as fit the time budget at the pace measured now."""
+    hyper = run.config.hyper
+    pace = None
+    if deadline is not None or run.pixels.input_size[1:] not in ((28, 28), (32, 32)):
+        pace = _measure_pace(run, clock, quick=deadline is None)
+        if run.dist.world > 1:  # every process must plan the same: the slowest one's pace
+            paces = torch.tensor([pace.step_s, pace.eval_s], dtype=torch.float64, device=run.setup.device)
+            torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
+            pace = Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
+    if deadline is not None:
+        assert pace is not None and hyper.time_budget is not None
+        reserved = reserve_seconds(_final_eval_passes(run) * pace.eval_s, hyper.time_budget)
+        left = deadline - clock() - reserved
+        run.plan = plan_epochs(pace.seconds_per_step(run.steps_per_epoch), run.steps_per_epoch, left, max_epochs=hyper.epochs)
+        if run.plan.seconds_per_epoch is not None and run.plan.seconds_per_epoch > left:
+            report(Notice(f"one epoch takes about {run.plan.seconds_per_epoch:.0f} s at the pace measured, more than the "
+                          f"{max(0.0, left):.0f} s the budget leaves for training: the run trains one epoch and overruns"))  # fmt: skip
+        if run.dist.world > 1:  # every process must train the same epochs: the main one's plan
+            epochs = torch.tensor([run.plan.epochs], device=run.setup.device)
+            torch.distributed.broadcast(epochs, 0)
+            run.plan = Plan(int(epochs.item()), int(epochs.item()) * run.steps_per_epoch, run.plan.seconds_per_epoch)
+    else:
+        run.plan = Plan(hyper.epochs, hyper.epochs * run.steps_per_epoch)
+        if pace is not None:
+            minutes = pace.seconds_per_step(run.steps_per_epoch) * run.steps_per_epoch / 60
+            report(Notice(f"an epoch of {run.config.model} at {'×'.join(map(str, run.pixels.input_size))} takes about "
+                          f"{minutes:,.1f} minutes here ({minutes * hyper.epochs:,.0f} for {hyper.epochs} epochs); "
+                          "--time-budget fits a run to the time you have"))  # fmt: skip
+    run.scheduler = _scheduler(run.optimizer, hyper, run.plan)
+    return pace
+
+
+def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> EpochMetrics:
+    """One pass over the shuffled training set, then an evaluation on the validation split (else the test set)."""
     hyper, setup, dist = run.config.hyper, run.setup, run.dist
+    assert run.scheduler is not None
     generator = torch.Generator(device=setup.device).manual_seed(run.config.seed * 1_000_003 + epoch)
-    order = torch.randperm(len(run.train_labels), generator=generator, device=setup.device)[: run.usable][dist.rank :: dist.world]
+    order = torch.randperm(len(run.train), generator=generator, device=setup.device)[: run.usable][dist.rank :: dist.world]
     run.network.train()
-    began = time.perf_counter()
+    began = clock()
     loss_sum = torch.zeros((), device=setup.device)
     correct = torch.zeros((), dtype=torch.int64, device=setup.device)
-    report(EpochStarted(epoch + 1))
+    report(EpochStarted(epoch + 1, run.plan.epochs))
     for step, first in enumerate(range(0, len(order), run.per_rank_batch)):
         index = order[first : first + run.per_rank_batch]
-        x = prepare_batch(run.train_images[index], run.input_size, hyper, generator if hyper.augment else None)
-        y = run.train_labels[index]
-        if setup.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        with setup.autocast():
-            logits = run.network(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=hyper.label_smoothing)
-        run.optimizer.zero_grad(set_to_none=True)
-        run.scaler.scale(loss).backward()
-        run.scaler.step(run.optimizer)
-        run.scaler.update()
+        x = prepare_batch(run.train.images[index], run.pixels, generator if hyper.augment else None)
+        y = run.train.labels[index]
+        loss, logits = _train_step(run, run.network, run.optimizer, x, y)
         run.scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
@@ -360,26 +576,81 @@ def _train_epoch(run: _Run, epoch: int, report: ProgressHook) -> EpochMetrics:
     totals = torch.stack([loss_sum.float(), correct.float()])
     if dist.world > 1:
         torch.distributed.all_reduce(totals)
-    seconds = time.perf_counter() - began
-    evaluation = evaluate(run.model, run.test, run.input_size, hyper, setup)
-    run.confusion = evaluation.confusion
+        _share_buffers(run.model)
+    train_s = clock() - began
+    evaluation = evaluate(run.model, run.val if run.has_val else run.test, run.pixels, setup, hyper.eval_batch_size)
+    figures = {"val_loss": evaluation.loss, "val_acc": evaluation.accuracy} if run.has_val else {
+        "test_loss": evaluation.loss, "test_acc": evaluation.accuracy}  # fmt: skip
+    if not run.has_val:
+        run.confusion = evaluation.confusion
     return EpochMetrics(
         epoch=epoch + 1, train_loss=totals[0].item() / run.usable, train_acc=totals[1].item() / run.usable,
-        test_loss=evaluation.loss, test_acc=evaluation.accuracy, seconds=seconds, images_per_s=run.usable / seconds,
-        lr=run.optimizer.param_groups[0]["lr"],
+        seconds=clock() - began, images_per_s=run.usable / train_s if train_s > 0 else 0.0,
+        lr=run.optimizer.param_groups[0]["lr"], **figures,
     )  # fmt: skip
 
 
+def _share_buffers(model: nn.Module) -> None:
+    """Give every process the main one's buffers (batch-norm statistics), as DDP does before each forward.
+
+    Each process's statistics follow its own last batches; evaluated with them, the processes could
+    choose different epochs on the validation split and end with different weights.
+    """
+    for buffer in model.buffers():
+        torch.distributed.broadcast(buffer, 0)
+
+
 def _checkpoint(run: _Run, metrics: EpochMetrics) -> None:
-    """Record the epoch; write last.pt, and best.pt when it improved."""
+    """Record the epoch; write last.pt, and best.pt when the validation accuracy improved."""
     run.metrics.append(metrics)
-    improved = metrics.test_acc > run.best_acc
-    run.best_acc = max(run.best_acc, metrics.test_acc)
+    improved = run.has_val and metrics.val_acc is not None and metrics.val_acc > run.best_val
+    if improved:
+        assert metrics.val_acc is not None
+        run.best_val, run.best_epoch = metrics.val_acc, metrics.epoch
+        run.best_weights = {key: value.detach().clone() for key, value in run.model.state_dict().items()}
     if run.dist.main:
         state = run.state(metrics.epoch)
         save_checkpoint(run.out / "last.pt", state)
         if improved:
             save_checkpoint(run.out / "best.pt", state)
+
+
+def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock, pace: Pace) -> None:
+    """After an epoch of a budgeted run: keep the plan, or stretch (after the first) or shrink it to end on time."""
+    hyper = run.config.hyper
+    assert hyper.time_budget is not None
+    seconds_left = deadline - clock() - reserve_seconds(_final_eval_passes(run) * pace.eval_s, hyper.time_budget)
+    if run.dist.world > 1:  # all processes follow the main one's clock
+        shared = torch.tensor([epoch_s, seconds_left], dtype=torch.float64, device=run.setup.device)
+        torch.distributed.broadcast(shared, 0)
+        epoch_s, seconds_left = shared.tolist()
+    new = replan(run.plan, done, epoch_s, seconds_left, may_grow=done == 1, max_epochs=hyper.epochs)
+    if new.epochs != run.plan.epochs and isinstance(run.scheduler, OneCycle):
+        run.scheduler.replan(new.total_steps)
+        run.plan = new
+
+
+def _finish(run: _Run) -> FinalResult:
+    """Evaluate what was chosen on the test set, once; with a validation split, let it decide on mirrored averaging."""
+    hyper, last = run.config.hyper, run.metrics[-1]
+    if not run.has_val:
+        assert last.test_acc is not None and last.test_loss is not None
+        return FinalResult(last.epoch, None, last.test_acc, last.test_loss, False, "last.pt")
+    if run.best_weights is not None:
+        run.model.load_state_dict(run.best_weights)
+    flip = False
+    if hyper.flip_tta and run.pixels.mirror:
+        mirrored = evaluate(run.model, run.val, run.pixels, run.setup, hyper.eval_batch_size, flip_tta=True)
+        flip = mirrored.accuracy > run.best_val
+    test = evaluate(run.model, run.test, run.pixels, run.setup, hyper.eval_batch_size, flip_tta=flip)
+    run.confusion = test.confusion
+    chosen = next(m for m in run.metrics if m.epoch == run.best_epoch)
+    chosen.test_loss, chosen.test_acc = test.loss, test.accuracy
+    final = FinalResult(run.best_epoch, run.best_val, test.accuracy, test.loss, flip, "best.pt")
+    if run.dist.main:  # best.pt records what was chosen and its test figure, for `cnnstat predict`
+        best = load_checkpoint(run.out / "best.pt")
+        save_checkpoint(run.out / "best.pt", {**best, "final": asdict(final), "flip_tta": flip})
+    return final
 
 
 @contextmanager
@@ -397,25 +668,59 @@ def _denormals_flushed(setup: DeviceSetup) -> Iterator[None]:
 
 
 def train(
-    config: TrainConfig, data: FashionMNIST, out: Path, *, resume: bool = False, progress: ProgressHook | None = None
+    config: TrainConfig,
+    data: ImageData,
+    out: Path,
+    *,
+    resume: bool = False,
+    progress: ProgressHook | None = None,
+    clock: Clock = time.perf_counter,
+    started: float | None = None,
 ) -> TrainResult:
-    """Train ``config.model`` on ``data``, writing metrics and checkpoints to ``out``."""
+    """Train ``config.model`` on ``data``, writing metrics and checkpoints to ``out``.
+
+    A time budget counts from ``started`` (a ``clock()`` reading; default: now). A resumed run keeps the
+    plan its checkpoint holds.
+    """
     report: ProgressHook = progress or (lambda event: None)
-    run = _set_up(config, data, out, resume, report)
-    report(RunStarted(run.setup.description, config.hyper.epochs, run.steps_per_epoch, run.start_epoch))
-    epoch = run.start_epoch
+    started = clock() if started is None else started
+    if data.info is not dataset_info(config.dataset):
+        raise CnnstatError(f"the run trains on {DATASETS[config.dataset].title}, but the data given are {data.info.title}")
+    run = _set_up(config, data, out, report)
+    hyper = config.hyper
+    budgeted = hyper.time_budget is not None and not resume
+    deadline = started + hyper.time_budget if budgeted and hyper.time_budget is not None else None
+    epoch = 0
     try:
         with _denormals_flushed(run.setup):
-            for epoch in range(run.start_epoch, config.hyper.epochs):
-                metrics = _train_epoch(run, epoch, report)
+            pace = None
+            if resume:
+                _restore(run, load_checkpoint(out / "last.pt"))
+            else:
+                pace = _plan(run, clock, deadline, report)
+                if run.dist.main:
+                    save_checkpoint(out / "last.pt", run.state(0))
+            seconds_left = deadline - clock() if deadline is not None else None
+            report(RunStarted(run.setup.description, run.plan.epochs, run.steps_per_epoch, run.start_epoch,
+                              hyper.time_budget if budgeted else None, seconds_left, pace))  # fmt: skip
+            epoch = run.start_epoch
+            while epoch < run.plan.epochs:
+                metrics = _train_epoch(run, epoch, report, clock)
+                epoch += 1
+                if deadline is not None and pace is not None:
+                    _replan(run, epoch, metrics.seconds, deadline, clock, pace)
                 _checkpoint(run, metrics)
-                report(EpochDone(metrics))
+                report(EpochDone(metrics, run.plan.epochs))
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted in epoch {epoch + 1}; {out / 'last.pt'} holds the state after epoch {epoch}. "
             f"Resume with: cnnstat train {config.model} --resume --out {out}"
         ) from None
-    return TrainResult(out, run.metrics, run.confusion, run.setup.description, _weight_checksums(run.model, run.dist))
+    if not run.metrics:
+        raise CnnstatError(f"{out} holds no finished epoch to report")
+    final = _finish(run)
+    return TrainResult(out, run.metrics, final, run.confusion, run.setup.description, data.info.classes, run.plan,
+                       _weight_checksums(run.model, run.dist))  # fmt: skip
 
 
 def _weight_checksums(model: nn.Module, dist: Distributed) -> list[float]:
@@ -426,3 +731,8 @@ def _weight_checksums(model: nn.Module, dist: Distributed) -> list[float]:
     gathered = [torch.zeros_like(local) for _ in range(dist.world)]
     torch.distributed.all_gather(gathered, local.to(next(model.parameters()).device) if local.device.type == "cpu" else local)
     return [g.item() for g in gathered]
+
+
+def with_plan_epochs(config: TrainConfig, epochs: int) -> TrainConfig:
+    """The same run with a fixed number of epochs and no budget: what a budgeted run's plan amounts to."""
+    return replace(config, hyper=replace(config.hyper, epochs=epochs, time_budget=None))

@@ -1,4 +1,4 @@
-"""Predictions of a trained checkpoint: classes of images, or accuracy on the test set."""
+"""Predictions of a trained checkpoint: classes of images, or accuracy on its data set's test set."""
 
 from __future__ import annotations
 
@@ -12,30 +12,34 @@ from ..devices import select_device
 from ..errors import DataError
 from ..zoo import resolve_model
 from .checkpoint import load_checkpoint
-from .data import CLASSES, load_fashion_mnist
-from .loop import Evaluation, TrainConfig, evaluate, prepare_batch
+from .data import DatasetInfo, dataset_info, load_dataset
+from .loop import Evaluation, Pixels, TrainConfig, evaluate, prepare_batch
 
 
 @dataclass(frozen=True)
 class Trained:
-    """A model rebuilt from its checkpoint, ready to predict."""
+    """A model rebuilt from its checkpoint, ready to predict as the run chose to (mirrored averaging or not)."""
 
     config: TrainConfig
     model: nn.Module
-    input_size: tuple[int, ...]
+    pixels: Pixels
+    info: DatasetInfo
+    flip_tta: bool
 
 
 def load_trained(checkpoint: Path) -> Trained:
-    """The model a checkpoint (or a run folder's best.pt) holds, in eval mode."""
+    """The model a checkpoint (or a run folder's best.pt, else last.pt) holds, in eval mode."""
     state = load_checkpoint(checkpoint)
     config = TrainConfig.from_dict(state["config"])
     resolved = resolve_model(config.model, on_meta=False)
     resolved.module.load_state_dict(state["model"])
-    return Trained(config, resolved.module.eval(), tuple(state["input_size"]))
+    info = dataset_info(config.dataset)
+    pixels = Pixels.for_run(tuple(state["input_size"]), config.hyper, info)
+    return Trained(config, resolved.module.eval(), pixels, info, bool(state.get("flip_tta", False)))
 
 
 def load_image(path: Path) -> torch.Tensor:
-    """Any PNG/JPEG -> 28×28 grey uint8, as Fashion-MNIST stores its images."""
+    """Any PNG/JPEG -> 28×28 grey uint8, as the MNIST family stores its images."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -53,18 +57,25 @@ def load_image(path: Path) -> torch.Tensor:
 def predict_images(trained: Trained, images: list[Path], invert: bool) -> list[tuple[Path, int, str, float]]:
     """(image, class, class name, probability) for each image."""
     batch = torch.stack([load_image(path) for path in images])
-    if invert:  # photos are dark on light; Fashion-MNIST is light on dark
+    if invert:  # photos are dark on light; the MNIST family is light on dark
         batch = 255 - batch
     with torch.no_grad():
-        probabilities = trained.model(prepare_batch(batch, trained.input_size, trained.config.hyper, None)).float().softmax(1)
+        x = prepare_batch(batch, trained.pixels, None)
+        probabilities = trained.model(x).float().softmax(1)
+        if trained.flip_tta:
+            probabilities = (probabilities + trained.model(x.flip(-1)).float().softmax(1)) / 2
     predictions = []
     for path, row in zip(images, probabilities, strict=True):
         index = int(row.argmax())
-        predictions.append((path, index, CLASSES[index], row[index].item()))
+        predictions.append((path, index, trained.info.classes[index], row[index].item()))
     return predictions
 
 
 def evaluate_test_set(trained: Trained, data_dir: Path | None) -> tuple[Evaluation, int]:
-    """The checkpoint's results on the Fashion-MNIST test set, and its size."""
-    data = load_fashion_mnist(data_dir)
-    return evaluate(trained.model, data.test, trained.input_size, trained.config.hyper, select_device("cpu")), len(data.test)
+    """The checkpoint's results on its data set's test set, and the set's size."""
+    data = load_dataset(trained.info.name, data_dir)
+    setup = select_device("cpu")
+    evaluation = evaluate(
+        trained.model, data.test, trained.pixels, setup, trained.config.hyper.eval_batch_size, flip_tta=trained.flip_tta
+    )
+    return evaluation, len(data.test)
