@@ -173,6 +173,26 @@ def test_a_run_that_slows_down_replans_and_still_completes_its_schedule(data, tm
     assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3  # annealed to the end
 
 
+def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_path, fake_time):
+    """torch.compile makes the first step of a run slow; the plan after epoch 1 follows the steps after it."""
+    clock, hook, _ = fake_time
+    epochs_started = []
+
+    def compile_on_the_first_step(event):
+        hook(event)
+        if isinstance(event, EpochStarted):
+            epochs_started.append(event.epoch)
+        if isinstance(event, StepDone) and event.step == 1 and epochs_started == [1]:
+            clock.advance(5.0)
+
+    budget = 40.0
+    result = train(_budgeted(budget), data, tmp_path / "run", progress=compile_on_the_first_step, clock=clock, started=clock())
+    epoch_s = 896 // 64 * STEP_S + EVAL_S
+    left_after_epoch_1 = budget - reserve_seconds(2 * EVAL_S + 2 * EVAL_S * 256 / VAL, budget) - epoch_s - 5.0
+    assert len(result.metrics) == result.plan.epochs == 1 + int(left_after_epoch_1 // epoch_s) == 10
+    assert clock() - 1000.0 <= budget
+
+
 def test_a_resumed_budgeted_run_keeps_its_plan_and_ends_with_the_same_weights(data, tmp_path, fake_time):
     clock, hook, costs = fake_time
     config = _budgeted(30.0)

@@ -337,7 +337,7 @@ class _Run:
     train: Split  # on the device
     val: Split  # empty without a validation split
     test: Split
-    usable: int  # training images per epoch, a multiple of the world size
+    usable: int  # training images per epoch: whole batches on every process, where there are enough images
     per_rank_batch: int
     steps_per_epoch: int
     plan: Plan = field(default_factory=lambda: Plan(1, 1))
@@ -429,8 +429,11 @@ def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHoo
     if setup.channels_last:
         model.to(memory_format=torch.channels_last)
     train_split, val_split = _splits(config, data)
-    usable = len(train_split) - len(train_split) % dist.world
     per_rank_batch = max(1, hyper.batch_size // dist.world)
+    # whole batches only: a last, smaller batch would make torch.compile compile the model a second time
+    # (tens of seconds, inside a time budget), and each epoch's shuffle leaves out different images
+    whole = per_rank_batch * dist.world
+    usable = len(train_split) - len(train_split) % (whole if len(train_split) >= whole else dist.world)
     network = torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model
     if hyper.compile and setup.device.type == "cuda":
         network = torch.compile(network)  # type: ignore[assignment]
@@ -553,8 +556,12 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
     return pace
 
 
-def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> EpochMetrics:
-    """One pass over the shuffled training set, then an evaluation on the validation split (else the test set)."""
+def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> tuple[EpochMetrics, float]:
+    """One pass over the shuffled training set, then an evaluation on the validation split (else the test set).
+
+    Also returns what the epoch would have taken at the pace of its later steps: its first steps can pay
+    one-off costs (torch.compile, kernel selection) that later epochs do not, and a budget plans on the rest.
+    """
     hyper, setup, dist = run.config.hyper, run.setup, run.dist
     assert run.scheduler is not None
     generator = torch.Generator(device=setup.device).manual_seed(run.config.seed * 1_000_003 + epoch)
@@ -564,6 +571,8 @@ def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> E
     loss_sum = torch.zeros((), device=setup.device)
     correct = torch.zeros((), dtype=torch.int64, device=setup.device)
     report(EpochStarted(epoch + 1, run.plan.epochs))
+    warm_up = min(max(1, run.steps_per_epoch // 10), run.steps_per_epoch - 1)  # steps that may pay one-off costs
+    warm_began = began
     for step, first in enumerate(range(0, len(order), run.per_rank_batch)):
         index = order[first : first + run.per_rank_batch]
         x = prepare_batch(run.train.images[index], run.pixels, generator if hyper.augment else None)
@@ -573,21 +582,27 @@ def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> E
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
         report(StepDone(step + 1, loss_sum, correct, first + len(y)))
+        if step + 1 == warm_up:
+            warm_began = clock()
     totals = torch.stack([loss_sum.float(), correct.float()])
     if dist.world > 1:
         torch.distributed.all_reduce(totals)
         _share_buffers(run.model)
     train_s = clock() - began
+    steady_step_s = (began + train_s - warm_began) / (run.steps_per_epoch - warm_up) if warm_up else 0.0
     evaluation = evaluate(run.model, run.val if run.has_val else run.test, run.pixels, setup, hyper.eval_batch_size)
     figures = {"val_loss": evaluation.loss, "val_acc": evaluation.accuracy} if run.has_val else {
         "test_loss": evaluation.loss, "test_acc": evaluation.accuracy}  # fmt: skip
     if not run.has_val:
         run.confusion = evaluation.confusion
-    return EpochMetrics(
+    seconds = clock() - began
+    metrics = EpochMetrics(
         epoch=epoch + 1, train_loss=totals[0].item() / run.usable, train_acc=totals[1].item() / run.usable,
-        seconds=clock() - began, images_per_s=run.usable / train_s if train_s > 0 else 0.0,
+        seconds=seconds, images_per_s=run.usable / train_s if train_s > 0 else 0.0,
         lr=run.optimizer.param_groups[0]["lr"], **figures,
     )  # fmt: skip
+    # the warm-up steps at the pace of the steps after them, in place of the time they took
+    return metrics, seconds - (warm_began - began) + warm_up * steady_step_s
 
 
 def _share_buffers(model: nn.Module) -> None:
@@ -705,10 +720,10 @@ def train(
                               hyper.time_budget if budgeted else None, seconds_left, pace))  # fmt: skip
             epoch = run.start_epoch
             while epoch < run.plan.epochs:
-                metrics = _train_epoch(run, epoch, report, clock)
+                metrics, steady_s = _train_epoch(run, epoch, report, clock)
                 epoch += 1
                 if deadline is not None and pace is not None:
-                    _replan(run, epoch, metrics.seconds, deadline, clock, pace)
+                    _replan(run, epoch, steady_s, deadline, clock, pace)
                 _checkpoint(run, metrics)
                 report(EpochDone(metrics, run.plan.epochs))
     except KeyboardInterrupt:
