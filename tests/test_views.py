@@ -30,6 +30,21 @@ def test_grouping_by_type_counts_calls():
     by_type = {row.name: row for row in views.by_type(report).layers}
     assert by_type["Conv2d"].type == "53 calls" and by_type["Linear"].type == "1 call"
     assert sum(row.flops for row in by_type.values()) == report.totals["flops"]
+    # the calls of a type are scattered over the model: no one output or receptive field is theirs
+    assert by_type["Conv2d"].output_shape is None and by_type["Conv2d"].receptive_field is None
+    assert by_type["Conv2d"].called and by_type["Conv2d"].params == sum(r.params for r in report.layers if r.type == "Conv2d")
+
+
+def test_json_of_a_view_describes_the_whole_model(cli):
+    """The rows are the view's; depth, uncounted ops and the receptive field are the model's."""
+    full = cnnstat.analyze("lenet5")
+    for args in (("--top", "2"), ("--by", "type"), ("--depth", "1"), ("--sort", "share", "--top", "1")):
+        document = json.loads(cli("flops", "lenet5", *args, "-f", "json").stdout)
+        assert document["depth"] == full.depth == 7, args
+        assert document["receptive_field"] == [32, 32] and document["totals"] == full.totals, args
+    top = json.loads(cli("flops", "lenet5", "--sort", "share", "--top", "1", "-f", "json", "--columns", "name,share").stdout)
+    c3 = next(row for row in full.layers if row.name == "C3")
+    assert top["layers"] == [{"name": "C3", "share": c3.flops / full.totals["flops"]}]
 
 
 def test_the_costliest_layers(cli):
@@ -46,6 +61,8 @@ def test_columns_pick_what_the_table_shows(cli):
     header = next(line for line in table.splitlines() if "Layer" in line)
     assert "Receptive field" in header and "Backward MACs" in header and "Params" not in header
     assert "unknown column nope" in cli("summary", "lenet", "--columns", "name,nope").output
+    empty = cli("summary", "lenet", "--columns", ",")
+    assert empty.exit_code == 1 and "names no column" in empty.output
 
 
 def test_the_dataframe_has_every_figure_as_a_column():
@@ -66,6 +83,10 @@ def test_compare_puts_models_side_by_side_and_plots_their_stages(cli, tmp_path):
     assert rows["lenet5"]["macs"] == cnnstat.analyze("lenet5").totals["macs"]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "name a .png" in cli("compare", "lenet5", "--plot", str(tmp_path / "x.txt")).output
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    unwritable = cli("compare", "lenet5", "--plot", str(blocker / "stages.png"))
+    assert unwritable.exit_code == 1 and "is a file" in unwritable.output and "lenet5" not in unwritable.stdout  # before any table
 
 
 def test_the_command_reference_is_up_to_date():

@@ -84,6 +84,13 @@ OptimizerOpt = Annotated[
     OptimizerName,  # type: ignore[valid-type]
     typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),
 ]
+TrainModeOpt = Annotated[
+    bool,
+    typer.Option(
+        "--train",
+        help="Trace in training mode, as a training step runs: batch norm uses batch statistics, dropout keeps its masks.",
+    ),
+]
 TimeoutOpt = Annotated[
     float | None, typer.Option("--timeout", min=0.001, help="Stop a model whose build or forward pass takes longer (seconds).")
 ]

@@ -18,6 +18,7 @@ from .app import (
     OptimizerOpt,
     OutOpt,
     TimeoutOpt,
+    TrainModeOpt,
     app,
     user_errors,
 )
@@ -85,24 +86,33 @@ def plot_stages(reports: list[Any], path: Path) -> None:
 @app.command()
 @user_errors
 def compare(
-    models: Annotated[list[str], typer.Argument(help="Two or more models (names as for summary).")],
+    models: Annotated[list[str], typer.Argument(help="The models to put side by side (names as for summary).")],
     input: InputOpt = None,
     batch: BatchOpt = 1,
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     format: FormatOpt = Format.table,
+    train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
-    plot: Annotated[Path | None, typer.Option("--plot", help="Also draw each model's MACs per stage into this PNG (or SVG, PDF).")] = None,
+    plot: Annotated[
+        Path | None, typer.Option("--plot", help="Also draw each model's FLOPs per stage into this PNG (or SVG, PDF).")
+    ] = None,
     out: OutOpt = None,
 ) -> None:
     """One row per model: parameters, MACs, FLOPs, connections, neurons, memory, depth, receptive field."""
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise CnnstatError(f"--plot {plot}: name a .png, .svg or .pdf file")
+    from ..atomic import check_writable
+
+    if plot is not None:
+        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise CnnstatError(f"--plot {plot}: name a .png, .svg or .pdf file")
+        if plot.is_dir():
+            raise CnnstatError(f"--plot {plot} is a folder: name a file")
+        check_writable(plot.parent)  # before minutes of counting, not after
     err = stderr_console()
     reports = []
     for name in models:
         with err.status(f"counting {name}…"):
-            reports.append(report_for(name, input, batch, convention, optimizer, timeout))
+            reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
     emit(format, document=rows, rows=rows, renderables=[table(title, HEADERS, [_cells(r) for r in rows], 10)], out=out)

@@ -23,6 +23,7 @@ from .app import (
     OptimizerOpt,
     OutOpt,
     TimeoutOpt,
+    TrainModeOpt,
     app,
     user_errors,
 )
@@ -44,21 +45,25 @@ SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort rows by this c
 TopOpt = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first K rows (with --sort: the costliest K).")]
 
 
-def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any, timeout: float | None) -> Any:
-    """Analyse ``model`` at the given ``--input`` values (or its own) with the chosen convention and optimizer."""
+def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any, timeout: float | None,
+               train: bool = False) -> Any:  # fmt: skip
+    """Analyse ``model`` at the given ``--input`` values (or its own) with the chosen convention, optimizer and mode."""
     from ..api import analyze
     from ..counting.inputs import parse_input
 
     specs = [parse_input(text) for text in inputs or []]
-    return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value, timeout=timeout)
+    return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value, train=train,
+                   timeout=timeout)  # fmt: skip
 
 
 def _columns(text: str | None, report: Any) -> tuple[str, ...] | None:
     from .report_view import available_columns
 
-    if not text:
+    if text is None:
         return None
     chosen = tuple(c.strip() for c in text.split(",") if c.strip())
+    if not chosen:
+        raise CnnstatError("--columns names no column; give them separated by commas, e.g. name,macs,flops")
     known = available_columns(report)
     unknown = [c for c in chosen if c not in known]
     if unknown:
@@ -75,10 +80,10 @@ def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: 
         raise CnnstatError("--depth and --by type group rows two different ways: choose one")
     view = views.by_type(report) if by is GroupBy.type else views.by_depth(report, depth) if depth else report
     if sort is not None:
-        known = [c for c in available_columns(report) if c != "share"]
+        known = available_columns(report)
         if sort not in known:
             raise CnnstatError(f"cannot sort by {sort!r}; choose one of {', '.join(known)}")
-        view = views.top(view, sort, top)
+        view = views.top(view, "flops" if sort == "share" else sort, top)  # a row's share is its FLOPs over the total
     elif top is not None:
         view = replace(view, layers=view.layers[:top])
     return view
@@ -93,10 +98,12 @@ def show_report(report: Any, view: Any, fmt: Format, tables: Callable[[Any, Any]
         lines = footer_lines(report) + ([""] + explain_lines(view) if explain else [])
         emit(fmt, renderables=[*tables(view, report), *lines], out=out)
     else:
-        document = {**view.to_dict(), "totals": report.totals}  # the rows shown; the whole model's totals
-        rows = [layer.row() for layer in view.layers]
-        if columns:  # CSV and Markdown carry the chosen columns (the share is a table's own)
-            rows = [{column: row[column] for column in columns if column in row} for row in rows]
+        total_flops = report.totals["flops"] or 1
+        rows = [{**layer.row(), "share": layer.flops / total_flops} for layer in view.layers]
+        if columns:
+            rows = [{column: row[column] for column in columns} for row in rows]
+        # the rows shown; everything else (totals, depth, uncounted ops, receptive field) of the whole model
+        document = {**report.to_dict(), "layers": rows}
         emit(fmt, document=document, rows=rows, out=out)
 
 
@@ -115,13 +122,14 @@ def summary(
     sort: SortOpt = None,
     top: TopOpt = None,
     explain: ExplainOpt = False,
+    train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Layer table: shapes, parameters, MACs and connections, with totals, backward MACs and training memory."""
     from .report_view import summary_tables
 
-    report = report_for(model, input, batch, convention, optimizer, timeout)
+    report = report_for(model, input, batch, convention, optimizer, timeout, train)
     chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen)
@@ -142,13 +150,14 @@ def flops(
     sort: SortOpt = None,
     top: TopOpt = None,
     explain: ExplainOpt = False,
+    train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
     out: OutOpt = None,
 ) -> None:
     """FLOPs per layer and per layer type under a named convention."""
     from .report_view import flops_tables
 
-    report = report_for(model, input, batch, convention, optimizer, timeout)
+    report = report_for(model, input, batch, convention, optimizer, timeout, train)
     chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: flops_tables(v, r, chosen), explain, out, chosen)

@@ -45,6 +45,7 @@ class LayerCounts:
     training_bytes: int
     receptive_field: tuple[int, ...] | None
     effective_stride: tuple[int | float | None, ...] | None
+    called: bool = field(default=True, repr=False)  # False for the row of parameters whose module never ran
     structured: bool = field(default=False, repr=False)  # a layer counter gave it its closed form
     trainable_bytes: int = field(default=0, repr=False)
     ops: tuple[CountedOp, ...] = field(default=(), repr=False, compare=False)
@@ -57,11 +58,6 @@ class LayerCounts:
             return getattr(measures, name)
         raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
 
-    @property
-    def called(self) -> bool:
-        """False for the rows of parameters whose module never ran."""
-        return self.input_shape is not None or not self.params
-
     def row(self) -> dict[str, Any]:
         """Every figure of the row by its column name, shapes as lists: the rows of JSON, CSV and pandas."""
         plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _INTERNAL}
@@ -71,7 +67,7 @@ class LayerCounts:
 
 
 _MEASURE_NAMES = tuple(f.name for f in fields(Measures))
-_INTERNAL = {"structured", "trainable_bytes", "ops"}
+_INTERNAL = {"called", "structured", "trainable_bytes", "ops"}
 #: Columns whose totals are sums over rows (the report's footer and ``totals``).
 SUMMED_COLUMNS = ("params", "trainable_params", "param_bytes", *NUMERIC_MEASURES, "flops", "training_bytes")
 
@@ -219,6 +215,7 @@ def _row(record: LayerRecord, measures: Measures, ops: tuple[CountedOp, ...], st
         training_bytes=training_bytes(param_bytes, trainable_bytes, measures.activation_bytes, optimizer),
         receptive_field=receptive_field,
         effective_stride=stride,
+        called=record.input_shape is not None or not record.params,
         structured=structured,
         trainable_bytes=trainable_bytes,
         ops=ops,
