@@ -46,6 +46,30 @@ def test_analysis_leaves_a_model_in_training_mode_exactly_as_it_was():
         assert torch.equal(after["tensors"][name], tensor), name
 
 
+class _Masked(nn.Module):
+    """Keeps a tensor as a plain attribute, or registers the same tensor as a buffer."""
+
+    def __init__(self, as_buffer: bool):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        if as_buffer:
+            self.register_buffer("mask", torch.tensor([1.0, 0.0, 1.0, 1.0]))
+        else:
+            self.mask = torch.tensor([1.0, 0.0, 1.0, 1.0])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(x * self.mask)
+
+
+def test_a_tensor_kept_as_a_plain_attribute_is_traced_on_meta_and_left_alone():
+    model = _Masked(as_buffer=False)
+    mask = model.mask
+    report = cnnstat.analyze(model, (4,))
+    assert model.mask is mask and mask.device.type == "cpu" and mask.tolist() == [1.0, 0.0, 1.0, 1.0]
+    reference = cnnstat.analyze(_Masked(as_buffer=True), (4,))
+    assert report.totals == reference.totals and [r.output_shape for r in report.layers] == [(1, 4), (1, 3)]
+
+
 def test_a_frozen_layer_gets_no_weight_gradient_and_the_input_none():
     model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
     model[2].weight.requires_grad_(False)

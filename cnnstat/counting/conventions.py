@@ -148,13 +148,13 @@ class _Fvcore(Convention):
         return f"fvcore's own estimate for {op.call or op.op}"
 
 
-LENET = register(_Lenet(
+register(_Lenet(
     "lenet",
     "the classic hand count of LeNet-5: conv, linear and pooling layers cost their closed-form connections, "
     "(a·k²+1)·b·m², (in+1)·out, (k²+1)·m²·a; every other layer costs what the `flops` convention gives it",
 ))  # fmt: skip
-MACS = register(_Macs("macs", "multiply-accumulates of convolutions and matrix products only: torch's FlopCounterMode / 2"))
-FLOPS = register(_Arithmetic(
+register(_Macs("macs", "multiply-accumulates of convolutions and matrix products only: torch's FlopCounterMode / 2"))
+register(_Arithmetic(
     "flops", "2 per MAC plus 1 per elementwise operation: bias, normalisation, activation, addition, pooling"
 ))  # fmt: skip
 FVCORE = register(_Fvcore(

@@ -307,9 +307,19 @@ def _named_inputs(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
+def _plain_tensor_attributes(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
+    """Tensors kept as plain attributes (``self.mask = torch.ones(4)``), neither parameters nor buffers."""
+    for prefix, module in model.named_modules(remove_duplicate=False):
+        for attribute, value in vars(module).items():
+            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
+                yield f"{prefix}.{attribute}" if prefix else attribute, value
+
+
 def _meta_standins(model: nn.Module) -> dict[str, torch.Tensor] | None:
-    """Meta tensors standing in for every parameter and buffer (tied ones tied), or None if all are on meta."""
-    tensors = itertools.chain(model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False))
+    """Meta tensors standing in for every parameter, buffer and plain tensor attribute (tied ones tied), or None if
+    all are on meta already."""
+    tensors = itertools.chain(model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False),
+                              _plain_tensor_attributes(model))  # fmt: skip
     standins: dict[int, torch.Tensor] = {}
     state: dict[str, torch.Tensor] = {}
     all_meta = True

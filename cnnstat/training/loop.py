@@ -18,7 +18,7 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -747,7 +747,3 @@ def _weight_checksums(model: nn.Module, dist: Distributed) -> list[float]:
     torch.distributed.all_gather(gathered, local.to(next(model.parameters()).device) if local.device.type == "cpu" else local)
     return [g.item() for g in gathered]
 
-
-def with_plan_epochs(config: TrainConfig, epochs: int) -> TrainConfig:
-    """The same run with a fixed number of epochs and no budget: what a budgeted run's plan amounts to."""
-    return replace(config, hyper=replace(config.hyper, epochs=epochs, time_budget=None))
