@@ -209,6 +209,17 @@ def test_writability_is_checked_by_writing_even_as_root(tmp_path):
         check_writable(blocker / "below")  # no permission bit lets anyone, root included, create this
 
 
+def test_train_checks_its_run_folder_before_reading_any_data(cli, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    missing_data = tmp_path / "no-data-here"  # were the data read first, this would be the error
+    result = cli("train", "fashion-fast", "--device", "cpu", "--data", str(missing_data), "--out", str(blocker / "run"))
+    assert result.exit_code == 1 and "cannot write into" in result.output and "no-data-here" not in result.output
+    fresh = tmp_path / "a" / "new" / "run"
+    result = cli("train", "fashion-fast", "--device", "cpu", "--data", str(missing_data), "--out", str(fresh))
+    assert fresh.is_dir() and "no-data-here" in result.output  # a missing folder is created, then the data are looked for
+
+
 def test_a_write_interrupted_midway_leaves_the_old_file(tmp_path):
     target = tmp_path / "metrics.csv"
     write_atomically(target, "old\n")

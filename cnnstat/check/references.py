@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..counting.inputs import InputSpec, meta_inputs, resolve_dtype
+from ..counting.records import format_shape
 from ..counting.report import LayerCounts, Report
 from ..counting.trace import trace
 from ..zoo import ModelEntry, PublishedFigure, torchvision_figures
@@ -94,13 +95,9 @@ def _shape_comparisons(meta: nn.Module, real: nn.Module, specs: list[InputSpec])
     for index, (name, shape) in enumerate(seen):
         ours = traced[index] if index < len(traced) else ("", None)
         verdict = AGREES if ours == (name, shape) else MISMATCH
-        yield Comparison("torch", "output shape", name or TOTAL, _shape(ours[1]), _shape(shape), verdict)
+        yield Comparison("torch", "output shape", name or TOTAL, format_shape(ours[1]), format_shape(shape), verdict)
     if len(traced) != len(seen):
         yield Comparison("torch", "layer calls", TOTAL, len(traced), len(seen), MISMATCH)
-
-
-def _shape(shape: tuple[int, ...] | None) -> str:
-    return "×".join(map(str, shape)) if shape else "—"
 
 
 def _published(reference: str, figure: PublishedFigure, ours: int) -> Comparison:

@@ -16,6 +16,7 @@ from typing import Any
 from ..atomic import write_atomically
 from ..counting.conventions import CONVENTIONS
 from ..counting.measures import NUMERIC_MEASURES
+from ..counting.records import format_shape
 from ..counting.report import Report
 from ..errors import CnnstatError
 from ..formats import check_format
@@ -120,7 +121,7 @@ def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str],
 
 def _show(value: Any) -> str:
     if isinstance(value, list):
-        return "×".join(map(str, value))
+        return format_shape(tuple(value))
     return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
 
 

@@ -10,7 +10,7 @@ import typer
 
 from ..errors import CnnstatError
 from .app import InputOpt, OutOpt, app, user_errors
-from .output import Format, emit, stderr_console, table
+from .output import Format, emit, format_shape, stderr_console, table
 
 
 def _value(value: object) -> str:
@@ -23,7 +23,7 @@ def check_tables(result: Any) -> list[Any]:
 
     totals = [c for c in result.comparisons if c.layer == TOTAL and c.verdict != NOT_COUNTED]
     rows = [(c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.verdict, c.explanation) for c in totals]
-    shape = "×".join(map(str, result.input_shape))
+    shape = format_shape(result.input_shape)
     headers = ("Reference", "Quantity", "cnnstat", "Reference value", "Verdict", "Explanation")
     tables = [table(f"{result.model} · input {shape}", headers, rows, 0)]
     explained = [c for c in result.comparisons if c.verdict == EXPLAINED and c.layer != TOTAL and c.reference == "paper"]

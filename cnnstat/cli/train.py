@@ -211,6 +211,7 @@ def train_command(
     Scale out with torchrun: `torchrun --nproc-per-node 2 -m cnnstat train MODEL`.
     """
     started = time.perf_counter()
+    from ..atomic import check_writable
     from ..counting.inputs import parse_input
     from ..training.artifacts import confusion_table, per_class_table, plot_curves, write_metrics
     from ..training.budget import parse_duration
@@ -238,6 +239,8 @@ def train_command(
         config = TrainConfig(model, recipe_name, build_recipe(recipe_name, model, **overrides), device=device.value, seed=seed,
                              limit=limit, dataset=dataset.value, input_size=size)  # fmt: skip
     run_dir = out or default_run_dir(config.model)
+    if dist.main:
+        check_writable(run_dir)  # before the data are read or a step is taken, not at the first checkpoint
     with err.status(f"loading {config.dataset}…"):
         images = load_dataset(config.dataset, data, allow_download=download)
     held_out = f", {config.hyper.val:,} of them held out for validation" if config.hyper.val else ", no validation split"
@@ -290,7 +293,7 @@ def predict(
         if out is not None:
             labels = evaluation.predictions.tolist()
             write_atomically(out, "id,label\n" + "".join(f"{i},{label}\n" for i, label in enumerate(labels)))
-            sys.stdout.write(f"wrote {len(labels):,} predictions to {out}\n")
+            stderr_console().print(f"wrote {len(labels):,} predictions to {out}")
         return
     rows = [
         (str(path), str(index), name, f"{100 * p:.1f}%") for path, index, name, p in predict_images(trained, images or [], invert)

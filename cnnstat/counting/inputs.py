@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import InputShapeError
+from .records import format_shape
 
 EXPECTED_FORM = "SHAPE[:DTYPE] or NAME=SHAPE[:DTYPE], SHAPE as CxHxW, CxL, CxTxHxW or a length (e.g. 3x224x224, 128:int64)"
 MAX_ELEMENTS = 2**40  # per sample: more is a typo, and the arithmetic of a trace that size is no use to anyone
@@ -29,8 +30,7 @@ class InputSpec:
     name: str | None = None
 
     def describe(self) -> str:
-        text = "×".join(map(str, self.shape))
-        return f"{self.name + '=' if self.name else ''}{text}{':' + self.dtype if self.dtype else ''}"
+        return f"{self.name + '=' if self.name else ''}{format_shape(self.shape)}{':' + self.dtype if self.dtype else ''}"
 
 
 def resolve_dtype(name: str) -> Any:

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..counting.records import format_shape
 from ..devices import DeviceSetup, select_device
 from ..errors import CheckpointError, CnnstatError
 from ..zoo import output_features, resolve_model
@@ -375,12 +376,12 @@ def _input_size(config: TrainConfig, module: nn.Module, native: tuple[int, ...],
     try:
         output_features(module, small)
     except Exception:  # the model needs its native size (a ViT's fixed patch grid, for one)
-        report(Notice(f"{config.model} takes {'×'.join(map(str, native))} only: 28×28 images are resized to that, "
+        report(Notice(f"{config.model} takes {format_shape(native)} only: 28×28 images are resized to that, "
                       "which costs much CPU time"))  # fmt: skip
         return native
     report(Notice(
-        f"{config.model} is built for {'×'.join(map(str, native))} ImageNet images; it trains here at "
-        f"{'×'.join(map(str, small))} ({(native[1] * native[2]) // (small[1] * small[2])}× fewer pixels, and 28×28 images "
+        f"{config.model} is built for {format_shape(native)} ImageNet images; it trains here at "
+        f"{format_shape(small)} ({(native[1] * native[2]) // (small[1] * small[2])}× fewer pixels, and 28×28 images "
         f"gain nothing from a larger size). --input-size {'x'.join(map(str, native))} trains at its own size."
     ))  # fmt: skip
     return small
@@ -396,7 +397,7 @@ def _model(config: TrainConfig, info: DatasetInfo, report: ProgressHook) -> tupl
     try:
         outputs = output_features(resolved.module, input_size)
     except Exception as error:
-        raise CnnstatError(f"{config.model} cannot take input {'×'.join(map(str, input_size))}: {error}") from None
+        raise CnnstatError(f"{config.model} cannot take input {format_shape(input_size)}: {error}") from None
     if outputs < 10:
         raise CnnstatError(f"{config.model} has {outputs} outputs; {info.title} has 10 classes")
     if outputs > 10:
@@ -549,7 +550,7 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
         run.plan = Plan(hyper.epochs, hyper.epochs * run.steps_per_epoch)
         if pace is not None:
             minutes = pace.seconds_per_step(run.steps_per_epoch) * run.steps_per_epoch / 60
-            report(Notice(f"an epoch of {run.config.model} at {'×'.join(map(str, run.pixels.input_size))} takes about "
+            report(Notice(f"an epoch of {run.config.model} at {format_shape(run.pixels.input_size)} takes about "
                           f"{minutes:,.1f} minutes here ({minutes * hyper.epochs:,.0f} for {hyper.epochs} epochs); "
                           "--time-budget fits a run to the time you have"))  # fmt: skip
     run.scheduler = _scheduler(run.optimizer, hyper, run.plan)
