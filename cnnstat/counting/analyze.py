@@ -10,6 +10,7 @@ from torch import nn
 
 from .conventions import DEFAULT_CONVENTION, get_convention
 from .inputs import InputSpec, meta_data, meta_inputs
+from .memory import check_optimizer
 from .report import DEFAULT_OPTIMIZER, Report, count_trace
 from .trace import trace
 
@@ -33,6 +34,7 @@ def analyze_module(
     count covers) are carried into the report.
     """
     get_convention(convention)  # an unknown name fails before any work
+    check_optimizer(optimizer)
     args, kwargs = meta_data(input_data) if input_data is not None else meta_inputs(inputs, batch)
     traced = trace(module, args, kwargs, train=train)
     report = count_trace(traced, module, name=name or type(module).__name__, convention=convention, optimizer=optimizer)

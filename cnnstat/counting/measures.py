@@ -50,4 +50,4 @@ def _combine(first: object, second: object) -> object:
 
 
 #: The numeric measures, in declaration order: the columns every report, table and snapshot carries.
-NUMERIC_MEASURES: tuple[str, ...] = tuple(f.name for f in fields(Measures) if f.type in ("int", int))
+NUMERIC_MEASURES: tuple[str, ...] = tuple(f.name for f in fields(Measures) if f.type in ("int", int, "float", float))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..errors import CnnstatError
 from .records import Trace
 
 #: Optimizer state per trainable parameter, in parameter-sized tensors.
@@ -21,6 +22,12 @@ def activation_bytes(trace: Trace) -> list[int]:
             total += saved.nbytes
         per_layer.append(total)
     return per_layer
+
+
+def check_optimizer(name: str) -> None:
+    """A clear error for an optimizer whose state is not known."""
+    if name not in OPTIMIZER_STATES:
+        raise CnnstatError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZER_STATES)}")
 
 
 def training_bytes(param_bytes: int, trainable_bytes: int, activations: int, optimizer: str) -> int:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .conventions import DEFAULT_CONVENTION, CountedOp, get_convention
 from .layers import layer_counter_for
 from .measures import NUMERIC_MEASURES, Measures
-from .memory import OPTIMIZER_STATES, activation_bytes, training_bytes
+from .memory import activation_bytes, check_optimizer, training_bytes
 from .ops import count_op
 from .receptive_field import describe, footprints
 from .records import LayerRecord, TensorMeta, Trace
@@ -164,10 +164,7 @@ def count_trace(
 ) -> Report:
     """Count the layers of a trace taken of ``module``."""
     rule = get_convention(convention)
-    if optimizer not in OPTIMIZER_STATES:
-        from ..errors import CnnstatError
-
-        raise CnnstatError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZER_STATES)}")
+    check_optimizer(optimizer)
     modules = dict(module.named_modules())
     states = footprints(traced)
     saved = activation_bytes(traced)
