@@ -1,5 +1,8 @@
 """``python -m cnnstat``."""
 
-from .cli import main
+try:
+    from .cli import main
+except KeyboardInterrupt:  # Ctrl-C while the command line itself loads: nothing has started, nothing to show
+    raise SystemExit(130) from None
 
 main()

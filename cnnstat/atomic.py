@@ -8,6 +8,8 @@ old file or the new one, never a mixture.
 from __future__ import annotations
 
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -54,20 +56,30 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside ``path``: flushed and renamed into place when the block succeeds, removed if it fails."""
     if path.is_dir():
         raise OutputError(f"{path} is a folder: name a file to write")
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-        os.close(handle)
+        # not mkstemp, whose files are 0600: os.open with 0666 gives what an ordinary open() gives, the umask applied
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     except OSError as error:
         raise OutputError(f"cannot write {path}: {_why(error)}") from None
     try:
-        yield Path(temporary)
-        _fsync(Path(temporary))
+        yield temporary
+        _keep_mode(path, temporary)
+        _fsync(temporary)
         os.replace(temporary, path)
         _fsync(path.parent, directory=True)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def _keep_mode(path: Path, temporary: Path) -> None:
+    """Give the new file the mode of the one it replaces, as rewriting it in place would; set last, so 0444 is no obstacle."""
+    try:
+        os.chmod(temporary, stat.S_IMODE(path.stat().st_mode))
+    except OSError:  # a new file keeps the mode os.open gave it; some file systems (FAT) have no modes to keep
+        pass
 
 
 def write_atomically(path: Path, text: str) -> None:

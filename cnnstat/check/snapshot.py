@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from ..formats import check_format
 
 FORMAT = 2  # 1: cnnstat 0.1 (fvcore and lenet FLOPs as their own fields)
 _IDENTITY = ("type", "input_shape", "output_shape", "params", "trainable_params")
+_NUMBERS = ("params", "trainable_params", *NUMERIC_MEASURES)
+_SHAPES = ("input_shape", "output_shape", "receptive_field")
 
 
 class SnapshotError(CnnstatError):
@@ -68,16 +71,47 @@ def read_snapshot(path: Path) -> dict[str, Any]:
         raise SnapshotError(f"snapshot {path} cannot be read: {error}") from None
     except json.JSONDecodeError as error:
         raise SnapshotError(f"snapshot {path} is not valid JSON ({error}); delete it or pass --update-snapshot") from None
-    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise SnapshotError(
+            f"{path} is not a cnnstat snapshot: its JSON is nested too deeply to read; delete it or pass --update-snapshot"
+        ) from None
+    if not isinstance(document, dict):
         raise SnapshotError(f"{path} is not a cnnstat snapshot: it has no list of layers")
+    # the format first: a newer cnnstat may store its layers differently, and must be named as newer, not as foreign
     version = check_format(document.get("format", 1), FORMAT, path, "snapshot", SnapshotError)
+    if not isinstance(document.get("layers"), list):
+        raise SnapshotError(f"{path} is not a cnnstat snapshot: it has no list of layers")
     for index, layer in enumerate(document["layers"]):
         if not isinstance(layer, dict) or not isinstance(layer.get("name"), str) or not isinstance(layer.get("type"), str):
             raise SnapshotError(f"{path}: layer {index} is not an object with a name and a type")
-    if version == 1:  # fvcore and lenet FLOPs were fields of their own
-        for layer in document["layers"]:
+        if version == 1:  # fvcore and lenet FLOPs were fields of their own
             layer["flops"] = {name: layer.pop(name) for name in ("fvcore", "lenet") if name in layer}
+        problem = _layer_problem(layer)
+        if problem is not None:
+            raise SnapshotError(f"{path}: layer {index} ({layer['name']}): {problem}; delete it or pass --update-snapshot")
     return document
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _layer_problem(layer: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of a stored layer that the comparison reads, or None: each must have the type written."""
+    for name in _NUMBERS:
+        if name in layer and (isinstance(layer[name], bool) or not isinstance(layer[name], int | float)):
+            return f"{name} is {reprlib.repr(layer[name])}, not a number"
+    for name in _SHAPES:
+        shape = layer.get(name)
+        if shape is not None and not (isinstance(shape, list) and all(_is_int(size) for size in shape)):
+            return f"{name} is {reprlib.repr(shape)}, not a list of integers"
+    flops = layer.get("flops", {})
+    if not isinstance(flops, dict):
+        return f"flops is {reprlib.repr(flops)}, not an object of integers by convention"
+    for convention, value in flops.items():
+        if not _is_int(value):
+            return f"flops of convention {convention!r} is {reprlib.repr(value)}, not an integer"
+    return None
 
 
 def _layer_key(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
@@ -93,7 +127,7 @@ def _layer_key(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
     """A stored row with its FLOPs per convention as fields of their own: ``flops[lenet]``."""
     flat = {key: value for key, value in row.items() if key != "flops"}
-    flat.update({f"flops[{name}]": value for name, value in (row.get("flops") or {}).items()})
+    flat.update({f"flops[{name}]": value for name, value in row.get("flops", {}).items()})
     return flat
 
 
@@ -133,7 +167,15 @@ def compare_snapshot(report: Report, directory: Path, update: bool = False) -> S
     if not path.exists():
         write_atomically(path, text)
         return SnapshotResult(path, "written")
-    differences, new_fields = diff_snapshots(read_snapshot(path), document)
+    try:
+        stored = read_snapshot(path)
+    except SnapshotError:
+        if not update:
+            raise
+        # --update-snapshot is the way out that the error names, so a broken old file must not block it
+        write_atomically(path, text)
+        return SnapshotResult(path, "updated", ("replaced a file that could not be read as a snapshot",))
+    differences, new_fields = diff_snapshots(stored, document)
     if update and (differences or new_fields):
         write_atomically(path, text)
         return SnapshotResult(path, "updated", tuple(differences), tuple(new_fields))

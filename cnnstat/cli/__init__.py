@@ -7,8 +7,11 @@ from . import count, compare, check, train, bench  # noqa: E402, F401, I001  iso
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; Ctrl-C before a command has begun exits 130 without a traceback."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
 
 
 __all__ = ["app", "main"]

@@ -213,11 +213,12 @@ def train_command(
     started = time.perf_counter()
     from ..atomic import check_writable
     from ..counting.inputs import parse_input
-    from ..training.artifacts import confusion_table, per_class_table, plot_curves, write_metrics
+    from ..training.artifacts import confusion_table, per_class_table, plot_curves
     from ..training.budget import parse_duration
-    from ..training.checkpoint import load_checkpoint
+    from ..training.checkpoint import load_checkpoint, model_to_build
     from ..training.data import load_dataset
-    from ..training.loop import Distributed, TrainConfig, TrainingInterrupted, train
+    from ..training.loop import Distributed, TrainConfig, TrainingInterrupted, stored_config, train
+    from ..training.metrics import write_metrics
     from ..training.recipes import build_recipe, default_recipe
 
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "val": val,
@@ -231,7 +232,9 @@ def train_command(
     if resume and out is None:
         raise CnnstatError("--resume needs --out RUN_DIR, the folder of the run to continue")
     if resume:
-        config = TrainConfig.from_dict(load_checkpoint(out / "last.pt")["config"])  # type: ignore[operator]
+        last = out / "last.pt"  # type: ignore[operator]
+        config = stored_config(load_checkpoint(last), last)
+        model_to_build(config.model, last, model if model == config.model else None)  # code runs only if named
         if overrides or model != config.model or size is not None:
             err.print(f"resuming {out}: its stored options are used ({config.model}, recipe {config.recipe})")
     else:
@@ -276,6 +279,15 @@ def predict(
     test: Annotated[bool, typer.Option("--test", help="Evaluate on the test set of the run's data set instead.")] = False,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="With --test: write id,label rows to this CSV.")] = None,
     invert: Annotated[bool, typer.Option(help="Invert images first (dark garment on a light background).")] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Rebuild this model for the weights (default: the run's own). Needed for module:attr and file.py:attr "
+            "models: cnnstat runs code only when you name it.",
+            show_default=False,
+        ),
+    ] = None,
     data: DataOpt = None,
 ) -> None:
     """Class and probability for each image, or test-set accuracy with --test, as the run chose (best.pt, mirrored averaging)."""
@@ -284,9 +296,13 @@ def predict(
     from ..atomic import write_atomically
     from ..training.predict import evaluate_test_set, load_trained, predict_images
 
-    trained = load_trained(checkpoint)
+    trained = load_trained(checkpoint, model)
     if not test and not images:
         raise CnnstatError("name one or more images, or pass --test")
+    if out is not None:
+        from ..atomic import check_writable
+
+        check_writable(out.parent)  # before the test set is evaluated
     if test:
         evaluation, size = evaluate_test_set(trained, data)
         sys.stdout.write(f"test accuracy {100 * evaluation.accuracy:.2f}% on {size:,} images ({checkpoint})\n")

@@ -1,31 +1,14 @@
-"""What a training run leaves behind and shows: metrics files, curves, per-class tables."""
+"""What a training run shows: curves, per-class tables, the confusion matrix."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 from rich.table import Table
 
-from ..atomic import atomic_path, write_atomically
-from .loop import EpochMetrics
-
-COLUMNS = tuple(f.name for f in fields(EpochMetrics))
-
-
-def write_metrics(out: Path, metrics: list[EpochMetrics], extra: dict[str, object]) -> None:
-    """metrics.csv and metrics.json (one row per epoch; a split not evaluated is an empty cell), each written atomically."""
-    rows = [asdict(m) for m in metrics]
-    text = io.StringIO()
-    writer = csv.DictWriter(text, COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({key: "" if row[key] is None else row[key] for key in COLUMNS} for row in rows)
-    write_atomically(out / "metrics.csv", text.getvalue())
-    write_atomically(out / "metrics.json", json.dumps({**extra, "epochs": rows}, indent=2) + "\n")
+from ..atomic import atomic_path
+from .metrics import EpochMetrics
 
 
 def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:

@@ -47,4 +47,32 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or any(key not in state for key in REQUIRED):
         raise CheckpointError(f"{path} is not a cnnstat checkpoint: it has no {', '.join(REQUIRED)}")
     check_format(state.get("format", 1), FORMAT, path, "checkpoint", CheckpointError)
+    _check_fields(state, path)
     return state
+
+
+def _check_fields(state: dict[str, Any], path: Path) -> None:
+    """The fields every reader relies on, of the types cnnstat writes them in."""
+    config, weights, size, epoch = state["config"], state["model"], state["input_size"], state["epoch"]
+    if not isinstance(config, dict) or not isinstance(config.get("model"), str) or not isinstance(config.get("hyper"), dict):
+        raise CheckpointError(f"{path} is damaged: its configuration is not the one cnnstat writes (model name and recipe)")
+    if not isinstance(weights, dict) or not all(isinstance(v, torch.Tensor) for v in weights.values()):
+        raise CheckpointError(f"{path} is damaged: its model weights are not a dict of tensors")
+    if not (isinstance(size, list) and len(size) == 3 and all(isinstance(d, int) and d > 0 for d in size)):
+        raise CheckpointError(f"{path} is damaged: its input size {size!r} is not channels, height, width")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise CheckpointError(f"{path} is damaged: its epoch {epoch!r} is not a count of epochs")
+
+
+def model_to_build(stored: str, path: Path, named: str | None = None) -> str:
+    """The model to rebuild for a checkpoint: the one the user names, else the checkpoint's own, unless that is code.
+
+    ``module:attr`` and ``file.py:attr`` names are imported and run; cnnstat does that only for names
+    the user gives, never on the word of a file it reads.
+    """
+    if named is not None:
+        return named
+    if ":" in stored:
+        raise CheckpointError(f"{path} was trained from {stored!r}, code that cnnstat would import and run; it runs code "
+                              f"only when you name it: pass --model {stored} if you trust that code")  # fmt: skip
+    return stored

@@ -6,9 +6,12 @@ so one loader reads them all; each set brings its class names and pixel statisti
 
 from __future__ import annotations
 
+import csv
 import gzip
 import os
+import reprlib
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +130,8 @@ def _open_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise DataError(f"{path}: cannot be read ({error}); the file is truncated or not gzip") from None
+    except zlib.error as error:  # a valid gzip header over a damaged deflate stream
+        raise DataError(f"{path}: the compressed data are corrupt ({error})") from None
 
 
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
@@ -140,6 +145,8 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         raise DataError(f"{path}: magic number {magic}, expected {expected_magic} for an IDX {kind} file")
     dims = magic & 0xFF
     header = 4 + 4 * dims
+    if len(data) < header:
+        raise DataError(f"{path}: {len(data)} bytes is too short for an IDX header of {dims} dimensions")
     shape = struct.unpack(f">{dims}I", data[4:header])
     expected_bytes = header + int(np.prod(shape))
     if len(data) != expected_bytes:
@@ -150,11 +157,13 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
 
 
 def _check_split(images: np.ndarray, labels: np.ndarray, where: str) -> Split:
+    if len(images) == 0:  # nothing to train on or to judge by: every later step would divide by zero
+        raise DataError(f"{where}: holds no images; a split needs at least one")
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise DataError(f"{where}: images of shape {tuple(images.shape[1:])}, expected 28×28")
     if len(images) != len(labels):
         raise DataError(f"{where}: {len(images):,} images but {len(labels):,} labels")
-    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+    if labels.min() < 0 or labels.max() > 9:
         raise DataError(f"{where}: labels range {labels.min()}–{labels.max()}, expected 0–9")
     return Split(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)))
 
@@ -195,16 +204,39 @@ def read_csv_split(path: Path) -> Split:
 
     try:
         with path.open() as stream:
-            first = stream.readline().split(",")[0].strip()
-        frame = pd.read_csv(path, header=None if first.isdigit() else 0)  # Kaggle's files have a header, the plain ones none
-    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as error:
+            has_header = not stream.readline().split(",")[0].strip().isdigit()  # Kaggle's files have one, the plain ones none
+        frame = pd.read_csv(path, header=0 if has_header else None)
+    except pd.errors.ParserError as error:  # a row longer than the first
+        raise DataError(f"{path}: {_first_bad_row(path, has_header) or f'cannot be read as CSV ({error})'}") from None
+    except (OSError, UnicodeDecodeError, ValueError) as error:
         raise DataError(f"{path}: cannot be read as CSV ({error})") from None
     if frame.shape[1] != 785:
         raise DataError(f"{path}: {frame.shape[1]} columns, expected label + 784 pixels")
     values = frame.to_numpy()
-    if values.dtype.kind not in "iu" or values[:, 1:].min(initial=0) < 0 or values[:, 1:].max(initial=0) > 255:
-        raise DataError(f"{path}: pixels must be integers 0–255")
+    # a header alone reads as no rows of type object: _check_split names that as empty
+    if len(values) and (values.dtype.kind not in "iu" or values[:, 1:].min() < 0 or values[:, 1:].max() > 255):
+        raise DataError(f"{path}: {_first_bad_row(path, has_header) or 'pixels must be integers 0–255'}")
     return _check_split(values[:, 1:].astype(np.uint8).reshape(-1, 28, 28), values[:, 0], str(path))
+
+
+def _first_bad_row(path: Path, has_header: bool) -> str | None:
+    """Where a CSV file first strays from a label 0–9 and 784 pixels 0–255: its line number and how; None if nowhere."""
+    with path.open(encoding="utf-8", errors="replace", newline="") as stream:
+        rows = csv.reader(stream)
+        try:
+            for row in rows:
+                if (has_header and rows.line_num == 1) or not row:  # pandas skips blank lines too
+                    continue
+                if len(row) != 785:
+                    return f"line {rows.line_num} has {len(row)} columns, expected 785 (a label and 784 pixels)"
+                for column, cell in enumerate(row):
+                    digits, largest = cell.strip(), 9 if column == 0 else 255
+                    if not (digits.isascii() and digits.isdigit()) or int(digits) > largest:
+                        what = "the label" if column == 0 else f"pixel {column}"
+                        return f"line {rows.line_num}: {what} is {reprlib.repr(cell)}, expected an integer 0–{largest}"
+        except csv.Error as error:  # a cell past the csv module's size limit, which pandas reads
+            return f"line {rows.line_num}: {error}"
+    return None
 
 
 def read_csv_folder(folder: Path, info: DatasetInfo = FASHION) -> ImageData | None:

@@ -33,6 +33,7 @@ from ..zoo import output_features, resolve_model
 from .budget import Clock, Pace, Plan, measure_pace, plan_epochs, replan, reserve_seconds
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetInfo, ImageData, Split, dataset_info, validation_split
+from .metrics import EpochMetrics, write_metrics_csv
 from .recipes import Recipe, recipe_from_dict
 
 SMALL_INPUT = (64, 64)  # ImageNet-sized models train at this size by default: 28×28 images only gain blur beyond it
@@ -64,20 +65,12 @@ class TrainConfig:
         return TrainConfig(**{**data, "hyper": recipe_from_dict(data["hyper"]), "input_size": tuple(size) if size else None})
 
 
-@dataclass
-class EpochMetrics:
-    """One epoch's figures; validation or test figures are None where that split was not evaluated."""
-
-    epoch: int
-    train_loss: float
-    train_acc: float
-    val_loss: float | None = field(default=None, kw_only=True)
-    val_acc: float | None = field(default=None, kw_only=True)
-    test_loss: float | None = field(default=None, kw_only=True)
-    test_acc: float | None = field(default=None, kw_only=True)
-    seconds: float
-    images_per_s: float
-    lr: float
+def stored_config(state: dict[str, Any], path: Path) -> TrainConfig:
+    """The configuration a checkpoint holds; a damaged one is named, not misread."""
+    try:
+        return TrainConfig.from_dict(state["config"])
+    except (TypeError, KeyError, ValueError, AttributeError) as error:
+        raise CheckpointError(f"{path} is damaged: its configuration cannot be read ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -448,7 +441,7 @@ def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHoo
 
 
 def _restore(run: _Run, state: dict[str, Any]) -> None:
-    if TrainConfig.from_dict(state["config"]) != run.config:
+    if stored_config(state, run.out / "last.pt") != run.config:
         raise CheckpointError(f"{run.out}/last.pt was written by another configuration; resume with the same options")
     run.model.load_state_dict(state["model"])
     stored = state.get("plan") or {
@@ -465,8 +458,24 @@ def _restore(run: _Run, state: dict[str, Any]) -> None:
     run.metrics = [EpochMetrics(**m) for m in state["metrics"]]
     run.start_epoch = state["epoch"]
     run.best_val, run.best_epoch = state.get("best_val", -1.0), state.get("best_epoch", 0)
-    if run.has_val and (run.out / "best.pt").is_file() and run.best_epoch:
-        run.best_weights = load_checkpoint(run.out / "best.pt")["model"]
+    if run.has_val and run.best_epoch:
+        run.best_weights = _chosen_weights(run)
+
+
+def _chosen_weights(run: _Run) -> dict[str, torch.Tensor] | None:
+    """The weights of the epoch last.pt chose, from best.pt; None where best.pt is one epoch ahead of last.pt.
+
+    best.pt is written before last.pt, so a kill between the two leaves best.pt from the epoch the
+    resumed run trains again; that epoch, trained again identically, writes it again.
+    """
+    path = run.out / "best.pt"
+    best = load_checkpoint(path) if path.is_file() else None
+    if best is not None and best["epoch"] == run.best_epoch:
+        return best["model"]
+    if best is not None and best["epoch"] > run.start_epoch:
+        return None
+    found = f"holds epoch {best['epoch']}" if best is not None else "is missing"
+    raise CheckpointError(f"{path} {found}, but last.pt chose epoch {run.best_epoch}: the run folder was changed by hand")
 
 
 def _train_step(run: _Run, network: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor):
@@ -617,7 +626,10 @@ def _share_buffers(model: nn.Module) -> None:
 
 
 def _checkpoint(run: _Run, metrics: EpochMetrics) -> None:
-    """Record the epoch; write last.pt, and best.pt when the validation accuracy improved."""
+    """Record the epoch; write best.pt when the validation accuracy improved, then last.pt, then metrics.csv.
+
+    last.pt is written last: it is what a resumed run starts from, and the files it names are already there.
+    """
     run.metrics.append(metrics)
     improved = run.has_val and metrics.val_acc is not None and metrics.val_acc > run.best_val
     if improved:
@@ -626,9 +638,10 @@ def _checkpoint(run: _Run, metrics: EpochMetrics) -> None:
         run.best_weights = {key: value.detach().clone() for key, value in run.model.state_dict().items()}
     if run.dist.main:
         state = run.state(metrics.epoch)
-        save_checkpoint(run.out / "last.pt", state)
         if improved:
             save_checkpoint(run.out / "best.pt", state)
+        save_checkpoint(run.out / "last.pt", state)
+        write_metrics_csv(run.out, run.metrics)
 
 
 def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock, pace: Pace) -> None:
@@ -706,7 +719,7 @@ def train(
     hyper = config.hyper
     budgeted = hyper.time_budget is not None and not resume
     deadline = started + hyper.time_budget if budgeted and hyper.time_budget is not None else None
-    epoch = 0
+    saved: int | None = None  # the epoch last.pt holds, once it holds one
     try:
         with _denormals_flushed(run.setup):
             pace = None
@@ -716,6 +729,7 @@ def train(
                 pace = _plan(run, clock, deadline, report)
                 if run.dist.main:
                     save_checkpoint(out / "last.pt", run.state(0))
+            saved = run.start_epoch
             seconds_left = deadline - clock() if deadline is not None else None
             report(RunStarted(run.setup.description, run.plan.epochs, run.steps_per_epoch, run.start_epoch,
                               hyper.time_budget if budgeted else None, seconds_left, pace))  # fmt: skip
@@ -726,17 +740,26 @@ def train(
                 if deadline is not None and pace is not None:
                     _replan(run, epoch, steady_s, deadline, clock, pace)
                 _checkpoint(run, metrics)
+                saved = epoch
                 report(EpochDone(metrics, run.plan.epochs))
+            if not run.metrics:
+                raise CnnstatError(f"{out} holds no finished epoch to report")
+            final = _finish(run)
     except KeyboardInterrupt:
-        raise TrainingInterrupted(
-            f"interrupted in epoch {epoch + 1}; {out / 'last.pt'} holds the state after epoch {epoch}. "
-            f"Resume with: cnnstat train {config.model} --resume --out {out}"
-        ) from None
-    if not run.metrics:
-        raise CnnstatError(f"{out} holds no finished epoch to report")
-    final = _finish(run)
+        raise TrainingInterrupted(_interrupted(config, out, saved, run.plan.epochs)) from None
     return TrainResult(out, run.metrics, final, run.confusion, run.setup.description, data.info.classes, run.plan,
                        _weight_checksums(run.model, run.dist))  # fmt: skip
+
+
+def _interrupted(config: TrainConfig, out: Path, saved: int | None, epochs: int) -> str:
+    """Where Ctrl-C stopped the run, what last.pt holds, and the command that goes on."""
+    resume = f"Resume with: cnnstat train {config.model} --resume --out {out}"
+    if saved is None:
+        if (out / "last.pt").is_file():  # a resumed run, stopped while it read its checkpoint
+            return f"interrupted before training began; {out / 'last.pt'} is as it was. {resume}"
+        return "interrupted before the first checkpoint; nothing to resume: run the same command again"
+    where = f"in epoch {saved + 1}" if saved < epochs else "during the final evaluation"
+    return f"interrupted {where}; {out / 'last.pt'} holds the state after epoch {saved}. {resume}"
 
 
 def _weight_checksums(model: nn.Module, dist: Distributed) -> list[float]:

@@ -8,12 +8,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..counting.records import format_shape
 from ..devices import select_device
-from ..errors import DataError
-from ..zoo import resolve_model
-from .checkpoint import load_checkpoint
+from ..errors import CheckpointError, DataError
+from ..zoo import output_features, resolve_model
+from .checkpoint import load_checkpoint, model_to_build
 from .data import DatasetInfo, dataset_info, load_dataset
-from .loop import Evaluation, Pixels, TrainConfig, evaluate, prepare_batch
+from .loop import Evaluation, Pixels, TrainConfig, evaluate, prepare_batch, stored_config
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,28 @@ class Trained:
     flip_tta: bool
 
 
-def load_trained(checkpoint: Path) -> Trained:
-    """The model a checkpoint (or a run folder's best.pt, else last.pt) holds, in eval mode."""
+def load_trained(checkpoint: Path, model: str | None = None) -> Trained:
+    """The model a checkpoint (or a run folder's best.pt, else last.pt) holds, in eval mode.
+
+    ``model`` names the model to rebuild; without it, the checkpoint's own, which cnnstat builds only
+    where it is a zoo or torchvision name (see :func:`model_to_build`).
+    """
     state = load_checkpoint(checkpoint)
-    config = TrainConfig.from_dict(state["config"])
-    resolved = resolve_model(config.model, on_meta=False)
-    resolved.module.load_state_dict(state["model"])
+    config = stored_config(state, checkpoint)
+    name = model_to_build(config.model, checkpoint, model)
+    module = resolve_model(name, on_meta=False).module
+    try:
+        module.load_state_dict(state["model"])
+    except RuntimeError as error:  # names or shapes of another model
+        reason = str(error).splitlines()[0].rstrip(":. ")
+        raise CheckpointError(f"{checkpoint} holds weights that do not fit {name}: {reason}") from None
+    size = tuple(state["input_size"])
+    try:
+        output_features(module, size)
+    except Exception:
+        raise CheckpointError(f"{checkpoint} says the model takes input {format_shape(size)}, which {name} cannot take") from None
     info = dataset_info(config.dataset)
-    pixels = Pixels.for_run(tuple(state["input_size"]), config.hyper, info)
-    return Trained(config, resolved.module.eval(), pixels, info, bool(state.get("flip_tta", False)))
+    return Trained(config, module.eval(), Pixels.for_run(size, config.hyper, info), info, bool(state.get("flip_tta", False)))
 
 
 def load_image(path: Path) -> torch.Tensor:
@@ -49,6 +63,8 @@ def load_image(path: Path) -> torch.Tensor:
         raise DataError(f"{path}: no such image") from None
     except IsADirectoryError:
         raise DataError(f"{path}: is a folder, not an image") from None
+    except Image.DecompressionBombError:  # PIL refuses to decode more than twice MAX_IMAGE_PIXELS, to spare the memory
+        raise DataError(f"{path}: the image is too large to read safely (over {2 * Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise DataError(f"{path}: not a readable image ({error})") from None
     return torch.frombuffer(bytearray(grey.tobytes()), dtype=torch.uint8).view(28, 28)
