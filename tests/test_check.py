@@ -100,6 +100,29 @@ def test_user_model_with_ops_fvcore_cannot_count_is_not_a_failure(cli, tmp_path)
     assert "fvcore skips sigmoid" in result.output and "Not counted by the reference" in result.output
 
 
+def test_a_detector_passes_against_every_reference(cli):
+    """Module calls are paired by name and call number, containers never called have no FlopCounterMode figure,
+    and every head output the detector uses is an output, so fvcore's trace and the backward pass keep it."""
+    result = check_model("fasterrcnn_mobilenet_v3_large_320_fpn")
+    assert result.ok and not {"fvcore", "torch"} & set(result.unavailable), result.summary()
+    shapes = [c for c in result.comparisons if c.quantity == "output shape"]
+    assert len(shapes) > 100 and all(c.verdict == AGREES for c in shapes)
+    backward = next(c for c in result.comparisons if c.quantity == "backward macs" and c.layer == TOTAL)
+    # MobileNet's depthwise convolutions: FlopCounterMode counts their weight gradients `groups` times over
+    assert backward.verdict == EXPLAINED and [rule for rule, _ in backward.rules] == [
+        "FlopCounterMode counts a grouped convolution's weight gradient `groups` times over"
+    ]
+    assert any(path.startswith("proposal_deltas.") for path, _ in result.report.outputs)
+
+
+def test_a_reference_that_cannot_run_is_named_not_a_traceback(cli):
+    result = cli("check", "resnet18", "-i", "3x32x32:bfloat16", "--against", "torch,paper")
+    output = " ".join(result.output.split())  # the summary line wraps at the terminal's width
+    assert result.exit_code == 0 and "Traceback" not in output
+    assert "unavailable: torch (RuntimeError: expected scalar type BFloat16 but found Float)" in output
+    assert "paper (none recorded for this model)" in output
+
+
 def test_usage_errors(cli):
     assert cli("check").exit_code == 1
     assert "unknown reference" in cli("check", "lenet", "--against", "nosuch").output

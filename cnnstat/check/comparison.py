@@ -47,7 +47,8 @@ class ModelCheck:
 
     def summary(self) -> str:
         state = "OK" if self.ok else "FAILED"
-        line = (f"{self.model}: {state} — {len(self.comparisons):,} comparisons: {self.count(AGREES):,} agree, "
+        noun = "comparison" if len(self.comparisons) == 1 else "comparisons"
+        line = (f"{self.model}: {state} — {len(self.comparisons):,} {noun}: {self.count(AGREES):,} agree, "
                 f"{self.count(EXPLAINED):,} explained, {self.count(MISMATCH):,} mismatches")  # fmt: skip
         if self.count(NOT_COUNTED):
             line += f", {self.count(NOT_COUNTED):,} not counted by a reference"

@@ -53,15 +53,25 @@ def check_torch(meta: nn.Module, report: Report, real: nn.Module, specs: list[In
 
     counter = FlopCounterMode(display=False)
     args, kwargs = meta_inputs(specs, report.input_shape[0])
-    with counter, torch.no_grad():
-        meta(*args, **kwargs)
+    called: set[str] = set()
+    names = {module: name for name, module in meta.named_modules()}
+    hooks = [module.register_forward_pre_hook(lambda m, _: called.add(names[m])) for module in names]
+    try:
+        with counter, torch.no_grad():
+            meta(*args, **kwargs)
+    finally:
+        for hook in hooks:
+            hook.remove()
     root = type(meta).__name__
     theirs = {}
     for key, per_op in counter.get_flop_counts().items():
         if key == "Global":
             continue
         theirs["" if key == root else key.removeprefix(root + ".")] = int(sum(per_op.values()))
-    comparisons = list(flop_comparisons("torch", ledgers(report, FLOP_REFERENCES["torch"]), theirs))
+    # FlopCounterMode knows a module only by its calls: a container whose children are called one by one
+    # (a ModuleList, a detector's parts run by cnnstat) has no figure of its own there to compare with
+    books = {name: ledger for name, ledger in ledgers(report, FLOP_REFERENCES["torch"]).items() if name in called}
+    comparisons = list(flop_comparisons("torch", books, theirs))
     params = sum(p.numel() for p in real.parameters())
     ours = report.totals["params"]
     comparisons.append(Comparison("torch", "params", TOTAL, ours, params, AGREES if ours == params else MISMATCH))
@@ -69,14 +79,24 @@ def check_torch(meta: nn.Module, report: Report, real: nn.Module, specs: list[In
     return comparisons
 
 
+def _first_tensor(output: Any) -> torch.Tensor | None:
+    """The first tensor of an output (a tensor, or a tuple, list or dict of them), as the trace's rows record it."""
+    from torch.utils._pytree import tree_flatten
+
+    return next((leaf for leaf in tree_flatten(output)[0] if isinstance(leaf, torch.Tensor)), None)
+
+
 def _shape_comparisons(meta: nn.Module, real: nn.Module, specs: list[InputSpec]) -> Iterable[Comparison]:
-    """Output shape of every leaf module call: cnnstat's meta trace beside a real forward pass of two samples."""
+    """Output shape of every leaf module call: cnnstat's meta trace beside a real forward pass of two samples.
+
+    Calls are paired by module and call number, so one call that only one side sees cannot shift the rest.
+    """
     names = {m: n for n, m in real.named_modules()}
-    seen: list[tuple[str, tuple[int, ...]]] = []
+    seen: list[tuple[str, tuple[int, ...] | None]] = []
 
     def record(module: nn.Module, _: Any, output: Any) -> None:
-        if isinstance(output, torch.Tensor):
-            seen.append((names[module], tuple(output.shape)))
+        tensor = _first_tensor(output)
+        seen.append((names[module], tuple(tensor.shape) if tensor is not None else None))
 
     hooks = [m.register_forward_hook(record) for m in names if not list(m.children())]
     args, kwargs = real_inputs(specs, 2)
@@ -87,17 +107,32 @@ def _shape_comparisons(meta: nn.Module, real: nn.Module, specs: list[InputSpec])
         for hook in hooks:
             hook.remove()
     meta_args, meta_kwargs = meta_inputs(specs, 2)
-    traced = [
-        (layer.module_name, layer.output_shape)
-        for layer in trace(meta, meta_args, meta_kwargs).layers
-        if layer.is_module and layer.inputs
-    ]
-    for index, (name, shape) in enumerate(seen):
-        ours = traced[index] if index < len(traced) else ("", None)
-        verdict = AGREES if ours == (name, shape) else MISMATCH
-        yield Comparison("torch", "output shape", name or TOTAL, format_shape(ours[1]), format_shape(shape), verdict)
+    traced = [(layer.module_name, layer.output_shape) for layer in trace(meta, meta_args, meta_kwargs).layers
+              if layer.is_module and layer.inputs]  # fmt: skip
+    ours, theirs = _by_call(traced), _by_call(seen)
+    for key, shape in theirs.items():
+        if shape is None and ours.get(key) is None:
+            continue  # no tensor out of this call on either side
+        mine = ours.get(key)
+        verdict = AGREES if key in ours and mine == shape else MISMATCH
+        yield Comparison("torch", "output shape", _call_name(key), format_shape(mine), format_shape(shape), verdict)
     if len(traced) != len(seen):
         yield Comparison("torch", "layer calls", TOTAL, len(traced), len(seen), MISMATCH)
+
+
+def _by_call(calls: list[tuple[str, tuple[int, ...] | None]]) -> dict[tuple[str, int], tuple[int, ...] | None]:
+    """Each call's output shape under (module name, how many calls of it came before)."""
+    count: dict[str, int] = {}
+    keyed = {}
+    for name, shape in calls:
+        keyed[(name, count.get(name, 0))] = shape
+        count[name] = count.get(name, 0) + 1
+    return keyed
+
+
+def _call_name(key: tuple[str, int]) -> str:
+    name, call = key
+    return (name or TOTAL) + (f" (call {call + 1})" if call else "")
 
 
 def _published(reference: str, figure: PublishedFigure, ours: int) -> Comparison:

@@ -8,10 +8,10 @@ from pathlib import Path
 import torch
 
 from ..counting.inputs import InputSpec, fit_to_defaults, meta_inputs
-from ..counting.report import count_trace
+from ..counting.report import Report, count_trace
 from ..counting.trace import trace
 from ..errors import CnnstatError, InputShapeError
-from ..zoo import resolve_model
+from ..zoo import ModelEntry, resolve_model
 from .backward import check_torch_backward
 from .comparison import ModelCheck
 from .references import check_fvcore, check_paper, check_torch, check_torchvision
@@ -46,15 +46,33 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
         try:
             result.comparisons += check_fvcore(real, report, specs)
         except Exception as error:  # fvcore's jit trace fails on some models; say so, don't crash
-            result.unavailable["fvcore"] = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
+            result.unavailable["fvcore"] = _reason(error)
     if "torch" in against:
-        result.comparisons += check_torch(meta.module, report, real, specs)
-        result.comparisons += check_torch_backward(meta.module, report, specs)
+        try:
+            result.comparisons += check_torch(meta.module, report, real, specs)
+            result.comparisons += check_torch_backward(meta.module, report, specs)
+        except Exception as error:  # a real pass torch refuses, as float32 weights given a bfloat16 input
+            result.unavailable["torch"] = _reason(error)
     if "torchvision" in against:
         result.comparisons += check_torchvision(meta.torchvision_name, report)
     if "paper" in against:
-        result.comparisons += check_paper(meta.entry, report)
+        figures = check_paper(meta.entry, report)
+        if not figures:
+            result.unavailable["paper"] = _no_paper_figures(meta.entry, report)
+        result.comparisons += figures
     return result
+
+
+def _reason(error: Exception) -> str:
+    """Why a reference could not run, in one short line."""
+    return f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"[:160]
+
+
+def _no_paper_figures(entry: ModelEntry | None, report: Report) -> str:
+    if entry is None or not entry.published:
+        return "none recorded for this model"
+    size = "×".join(map(str, entry.input_size or ()))
+    return f"the paper's figures are for input 1×{size}, not {'×'.join(map(str, report.input_shape))}"
 
 
 def _available_bytes() -> int | None:

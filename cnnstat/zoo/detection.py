@@ -61,7 +61,10 @@ class CountedDetector(nn.Module):
         heads = self.roi_heads
         box_size = heads.box_roi_pool.output_size
         pooled = levels[0].new_zeros(count * self.proposals, channels, *_pair(box_size))  # what RoI Align hands on
-        outputs: dict[str, Any] = {"objectness": objectness, "boxes": heads.box_predictor(heads.box_head(pooled))}
+        # the proposals' box deltas are an output too: the detector decodes them into boxes, and an unused result
+        # would be dropped by fvcore's trace and get no gradient in training
+        outputs: dict[str, Any] = {"objectness": objectness, "proposal_deltas": deltas,
+                                   "boxes": heads.box_predictor(heads.box_head(pooled))}  # fmt: skip
         for branch in ("mask", "keypoint"):
             head = getattr(heads, f"{branch}_head", None)
             if head is not None:
