@@ -14,9 +14,12 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnstat
+from cnnstat.cli.report_view import explain_lines
 from cnnstat.counting.conventions import CONVENTIONS
 from cnnstat.counting.inputs import meta_inputs
+from cnnstat.counting.report import Report
 from cnnstat.zoo import resolve_model, torchvision_families, torchvision_figures
+from cnnstat.zoo.published import evaluate
 
 
 def meta_flop_counter_macs(module: nn.Module, args: tuple, kwargs: dict | None = None) -> int:
@@ -171,6 +174,100 @@ def report_specs(report):
     from cnnstat.counting.inputs import InputSpec
 
     return [InputSpec(meta.shape[1:], meta.dtype) for _, meta in report.inputs]
+
+
+# -- --explain: every formula's arithmetic is the number it prints ------------------------------------
+
+EXPLAINED_LAYERS = {
+    "conv2d": (nn.Conv2d(3, 4, 3, padding=1), (3, 8, 8)),
+    "conv_transpose2d": (nn.ConvTranspose2d(4, 6, 3, stride=2, groups=2), (4, 5, 5)),
+    "conv_transpose2d_no_bias": (nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, bias=False), (4, 5, 5)),
+    "maxpool2d": (nn.MaxPool2d(3, 2, 1), (3, 9, 9)),
+    "linear": (nn.Linear(5, 3), (5,)),
+    "batchnorm": (nn.BatchNorm2d(3), (3, 6, 6)),
+}
+EXPLAINED_ZOO = ("lenet5", "lenet5-1998", "alexnet-2012", "googlenet-2014")
+
+
+def _explained_report(name: str) -> Report:
+    if name in EXPLAINED_ZOO:
+        return cnnstat.analyze(name)
+    if name == "sdpa":
+        return cnnstat.analyze(ScaledDotProduct(), [(2, 7, 8), (2, 9, 8), (2, 9, 8)])
+    if name == "conv_transpose1d_batch3":  # the batch multiplies the products and the biases alike
+        return cnnstat.analyze(nn.ConvTranspose1d(2, 3, 4, stride=2), (2, 9), batch=3)
+    if name == "batchnorm_training":  # batch statistics, and one addition to the count of batches tracked
+        return cnnstat.analyze(nn.BatchNorm2d(3), (3, 6, 6), train=True)
+    module, size = EXPLAINED_LAYERS.get(name) or LAYERS[name]
+    return cnnstat.analyze(SelfAttention(module) if name == "attention" else module, [size if size is not None else (6, 16)])
+
+
+@pytest.mark.parametrize(
+    "name", [*LAYERS, "sdpa", *EXPLAINED_LAYERS, "conv_transpose1d_batch3", "batchnorm_training", *EXPLAINED_ZOO]
+)
+def test_every_explained_formula_evaluates_to_the_figure_it_explains(name):
+    report = _explained_report(name)
+    rows = [layer for layer in report.layers if layer.formula]
+    lines = explain_lines(report)
+    for row, line in zip(rows, lines, strict=True):
+        formula, _, printed = line.removeprefix(f"{row.name}: ").partition("  (")[0].rpartition(" = ")
+        number = int(printed.removesuffix(" elementwise").replace(",", ""))
+        # a row with neurons explains its closed-form connections; normalisation and resampling their arithmetic
+        assert number == (row.formula_connections if row.neurons else row.elementwise), line
+        assert evaluate(formula) == number, line
+
+
+def test_a_transposed_convolution_is_explained_by_its_input_positions():
+    (row,) = cnnstat.analyze(nn.ConvTranspose1d(2, 3, 4, stride=2), (2, 9)).layers
+    assert row.formula == "2·4·3·9 + 3·20"  # in·k·out products at each of 9 input positions, a bias at each of 20 outputs
+    assert row.macs == meta_flop_counter_macs(nn.ConvTranspose1d(2, 3, 4, stride=2), (torch.zeros(1, 2, 9, device="meta"),))
+
+
+@pytest.mark.parametrize(
+    ("name", "formula"),
+    [
+        # in-projection of 6 tokens, Q·Kᵀ and scores·V over 4 heads of 4 dimensions, out-projection
+        ("attention", "6·(16+1)·48 + 24·4·6 + 24·6·4 + 6·(16+1)·16"),
+        ("sdpa", "14·8·9 + 14·9·8"),
+    ],
+)
+def test_attention_formulas_leave_the_softmax_to_the_elementwise_count(name, formula):
+    (row,) = _explained_report(name).layers
+    assert row.formula == formula  # no 3·scores term: the softmax's exponent, sum and divide are elementwise work
+    assert evaluate(row.formula) == row.formula_connections
+    assert row.elementwise > 0
+
+
+# -- a sequence-first LSTM -------------------------------------------------------------------------------
+
+
+def test_a_sequence_first_lstm_reads_the_batch_as_its_steps(cli, tmp_path):
+    path = tmp_path / "recurrent.py"
+    path.write_text("import torch.nn as nn\nlstm = nn.LSTM(28, 64)\n")  # no batch_first: it reads (L, N, H)
+    torch.manual_seed(0)
+    lstm = nn.LSTM(28, 64)
+    for options, steps, batch in ((("-i", "1x28", "-b", "7"), 7, 1), (("-i", "7x28", "-b", "1"), 1, 7)):
+        document = json.loads(cli("summary", f"{path}:lstm", *options, "-f", "json").stdout)
+        assert document["inputs"][0]["shape"] == [steps, batch, 28]
+        output, (hidden, cell) = lstm(torch.randn(steps, batch, 28))  # a real forward pass
+        assert [o["shape"] for o in document["outputs"]] == [list(output.shape), list(hidden.shape), list(cell.shape)]
+        meta = meta_flop_counter_macs(nn.LSTM(28, 64), (torch.zeros(steps, batch, 28, device="meta"),))
+        assert document["totals"]["macs"] == meta == steps * batch * (28 + 64) * 4 * 64
+    report = cnnstat.analyze(nn.LSTM(28, 64), (1, 28), batch=7)
+    assert report.layers[0].formula == "7·((28+1)+(64+1))·4·64"  # 7 steps of one sequence: no batch factor
+
+
+# -- names are printed as given --------------------------------------------------------------------------
+
+
+def test_model_names_are_printed_literally_not_as_emoji(cli, tmp_path):
+    path = tmp_path / "m.py"
+    path.write_text("import torch.nn as nn\ntwo = nn.Linear(4, 2)\n")
+    result = cli("check", f"{path}:two", "-i", "4")
+    assert result.exit_code == 0, result.output
+    assert f"{path}:two: OK" in result.output and "\u20e3" not in result.output  # rich would print ":two:" as 2️⃣
+    error = cli("summary", ":smile:")  # and the error line on stderr
+    assert error.exit_code == 1 and "':smile:'" in error.output and "\U0001f604" not in error.output
 
 
 # -- connections of 1-D and 3-D convolutions and pools by brute force -------------------------------

@@ -17,6 +17,7 @@ from cnnstat.check import AGREES, EXPLAINED, MISMATCH, TOTAL, check_model
 from cnnstat.check.references import check_paper
 from cnnstat.zoo import PublishedFigure, get_entry, resolve_model, torchvision_figures
 from cnnstat.zoo import registry as zoo_registry
+from cnnstat.zoo.papers import vgg
 
 PAPER_MODELS = ("alexnet-2012", "vgg16-2014", "googlenet-2014", "resnet50-2015")
 
@@ -25,6 +26,14 @@ ALEXNET_NEURONS = {  # Krizhevsky et al. 2012, §3.5: "253,440–186,624–64,89
     "conv1": 253_440, "conv2": 186_624, "conv3": 64_896, "conv4": 64_896, "conv5": 43_264,
     "fc6": 4096, "fc7": 4096, "fc8": 1000,
 }  # fmt: skip
+VGG_TABLE_1_D = (  # Simonyan & Zisserman 2014, Table 1, column D: a kernel size and a width per layer, no counts
+    "conv3-64", "conv3-64", "maxpool",
+    "conv3-128", "conv3-128", "maxpool",
+    "conv3-256", "conv3-256", "conv3-256", "maxpool",
+    "conv3-512", "conv3-512", "conv3-512", "maxpool",
+    "conv3-512", "conv3-512", "conv3-512", "maxpool",
+    "FC-4096", "FC-4096", "FC-1000",
+)  # fmt: skip
 GOOGLENET_TABLE_1 = {  # Szegedy et al. 2014, Table 1: output size, params, ops
     "conv1": ("112×112×64", "2.7K", "34M"),
     "pool1": ("56×56×64", None, None),
@@ -72,6 +81,22 @@ def _output_shapes(module: nn.Module, x: torch.Tensor, names: list[str]) -> dict
     return shapes
 
 
+def _table_1_entries(model: nn.Module) -> list[tuple[str, str]]:
+    """Each weighted or pooling layer of a built VGG, as (name, Table 1's notation) read from the layer itself."""
+    entries = []
+    for name, layer in model.named_children():
+        if isinstance(layer, nn.Conv2d):
+            assert layer.kernel_size[0] == layer.kernel_size[1] and layer.stride == (1, 1), name  # §2.1
+            assert layer.padding == (layer.kernel_size[0] // 2,) * 2, name  # §2.1: the spatial resolution is kept
+            entries.append((name, f"conv{layer.kernel_size[0]}-{layer.out_channels}"))
+        elif isinstance(layer, nn.MaxPool2d):
+            assert (layer.kernel_size, layer.stride) == (2, 2), name  # §2.1: 2×2 windows at stride 2
+            entries.append((name, "maxpool"))
+        elif isinstance(layer, nn.Linear):
+            entries.append((name, f"FC-{layer.out_features}"))
+    return entries
+
+
 def _paper_comparisons(name: str):
     return check_model(name, against=("paper",)).comparisons
 
@@ -109,6 +134,27 @@ def test_vgg16_2014_is_configuration_d():
     assert f"{report.totals['macs'] / 1e9:.3f}" == published.gflops.printed
     convs = [row for row in report.layers if row.type == "Conv2d"]
     assert [row.output_shape[1] for row in convs] == [64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512]
+
+
+def test_vgg16_2014_layers_are_table_1s_entries():
+    real = _real("vgg16-2014")
+    entries = _table_1_entries(real)
+    assert [entry for _, entry in entries] == list(VGG_TABLE_1_D)  # kernel and channels of every layer, in order
+    assert dict(entries)["conv3_2"] == "conv3-256"
+    convs = [name for name, layer in real.named_children() if isinstance(layer, nn.Conv2d)]
+    shapes = _output_shapes(real, torch.randn(1, 3, 224, 224), convs)
+    widths = [int(entry.partition("-")[2]) for entry in VGG_TABLE_1_D if entry.startswith("conv")]
+    assert [shapes[name][1] for name in convs] == widths  # the channels a real forward pass produces
+
+
+def test_a_vgg_layer_that_is_not_table_1s_entry_is_caught(monkeypatch):
+    wrong = list(VGG_TABLE_1_D)
+    wrong[7] = "conv3-128"  # conv3_2 with 128 channels: 137,767,592 parameters, and Table 2's 138 million still agrees
+    monkeypatch.setattr(vgg, "CONFIGURATION_D", tuple(wrong))
+    entries = _table_1_entries(_real("vgg16-2014"))
+    assert [name for (name, entry), printed in zip(entries, VGG_TABLE_1_D, strict=True) if entry != printed] == ["conv3_2"]
+    params = cnnstat.analyze("vgg16-2014").totals["params"]
+    assert params == 137_767_592 and get_entry("vgg16-2014").published[0].agrees(params)
 
 
 def test_resnet50_2015_strides_on_the_first_1x1_convolution():
@@ -162,10 +208,10 @@ def test_check_against_the_paper_passes(cli, name):
     assert "MISMATCH" not in result.output
 
 
-def test_every_figure_of_vgg16_2014_agrees_as_printed():
-    comparisons = _paper_comparisons("vgg16-2014")
-    assert len(comparisons) == 1 + 16  # Table 2's total and the 16 weighted layers of configuration D
-    assert {c.verdict for c in comparisons} == {AGREES}
+def test_vgg16_2014s_one_printed_figure_agrees_at_its_precision():
+    (comparison,) = _paper_comparisons("vgg16-2014")  # Table 1 prints no per-layer counts: Table 2's total is all
+    assert (comparison.layer, comparison.quantity, comparison.verdict) == (TOTAL, "params (as printed)", AGREES)
+    assert (comparison.ours, comparison.theirs) == ("138", "138")  # whole millions, as Table 2 prints them
 
 
 def test_each_entry_records_what_its_paper_printed():
@@ -178,7 +224,10 @@ def test_each_entry_records_what_its_paper_printed():
     alexnet = {f.layer: f.printed.replace(",", "") for f in get_entry("alexnet-2012").published if f.quantity == "neurons"}
     assert {layer: int(printed) for layer, printed in alexnet.items()} == ALEXNET_NEURONS
     assert [f.printed for f in get_entry("resnet50-2015").published] == ["3.8×10⁹"]
-    assert [f.printed for f in get_entry("vgg16-2014").published if not f.layer] == ["138"]
+    assert [(f.layer, f.printed, f.unit, f.source) for f in get_entry("vgg16-2014").published] == [
+        ("", "138", 10**6, "Simonyan & Zisserman 2014, Table 2, in millions")
+    ]
+    assert vgg.CONFIGURATION_D == VGG_TABLE_1_D  # the zoo's transcription of Table 1, beside this one
 
 
 def test_googlenet_2014_verdicts_follow_table_1():

@@ -32,11 +32,11 @@ class Format(str, Enum):
 def stdout_console(file: Any = None) -> Console:
     """A rich console for tables; output that is not a terminal is 200 columns wide unless COLUMNS says otherwise."""
     wide = (file is not None or not sys.stdout.isatty()) and "COLUMNS" not in os.environ
-    return Console(file=file, highlight=False, width=200 if wide else None, soft_wrap=False)
+    return Console(file=file, highlight=False, emoji=False, width=200 if wide else None, soft_wrap=False)
 
 
 def stderr_console(quiet: bool = False) -> Console:
-    return Console(stderr=True, highlight=False, quiet=quiet)
+    return Console(stderr=True, highlight=False, emoji=False, quiet=quiet)
 
 
 def human_bytes(count: int) -> str:
@@ -91,7 +91,7 @@ def _print_whole(console: Console, renderable: Any) -> None:
 
         needed = Measurement.get(console, console.options.update(width=10_000), renderable).minimum
         if needed > console.width:
-            Console(file=console.file, highlight=False, width=needed, no_color=console.no_color).print(renderable)
+            Console(file=console.file, highlight=False, emoji=False, width=needed, no_color=console.no_color).print(renderable)
             return
     console.print(renderable)
 

@@ -22,7 +22,8 @@ class Measures:
     ``backward_macs``: MACs of the gradients the backward pass computes: with respect to the
     input where it needs one, and to the weights where they are trainable.
     ``activation_bytes``: bytes of the non-parameter tensors autograd keeps for backward, each storage once.
-    ``formula``: the closed form with its numbers filled in, for ``--explain``.
+    ``formula``: the closed form with its numbers filled in, for ``--explain``: its value is
+    ``formula_connections`` where there are neurons, else ``elementwise``.
     ``uncounted``: aten ops no counter knows; never counted as zero without saying so.
     """
 
@@ -37,13 +38,26 @@ class Measures:
     uncounted: tuple[str, ...] = ()
 
     def __add__(self, other: Measures) -> Measures:
-        return Measures(**{f.name: _combine(getattr(self, f.name), getattr(other, f.name)) for f in fields(self)})
+        summed = {f.name: _combine(getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.name != "formula"}
+        return Measures(**summed, formula=_joined_formula(self, other))
+
+
+def _joined_formula(first: Measures, second: Measures) -> str:
+    """The formula of a sum, equal to the figure it explains: closed-form connections, else elementwise work.
+
+    With neurons on either side it explains ``formula_connections``, which elementwise work (an attention's
+    softmax) is no part of: only the sides with neurons join. Without, it explains ``elementwise``, so work
+    that has no formula of its own joins as its count.
+    """
+    if first.neurons or second.neurons:
+        return " + ".join(side.formula for side in (first, second) if side.neurons and side.formula)
+    if not (first.formula or second.formula):
+        return ""
+    return " + ".join(side.formula or f"{side.elementwise}" for side in (first, second) if side.formula or side.elementwise)
 
 
 def _combine(first: object, second: object) -> object:
-    """Numbers add, formulas join with " + ", lists of names merge without repeats."""
-    if isinstance(first, str):
-        return " + ".join(text for text in (first, second) if text)
+    """Numbers add, lists of names merge without repeats."""
     if isinstance(first, tuple):
         return first + tuple(item for item in second if item not in first)  # type: ignore[union-attr]
     return first + second  # type: ignore[operator]

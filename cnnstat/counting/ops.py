@@ -126,12 +126,29 @@ def count_convolution(op: OpRecord) -> Measures:
     # weight is (out, in/groups, k…), or (in, out/groups, k…) when transposed: either way one link per tap
     links = batch * w.shape[0] * w.shape[1] * taps
     bias_links = out.numel if bias is not None else 0
-    in_per_group, out_channels = (w.shape[0] // groups, w.shape[1] * groups) if transposed else (w.shape[1], w.shape[0])
-    plus = "+1" if bias is not None else ""
-    formula = f"{batch_prefix(batch)}({in_per_group}·{square(kernel)}{plus})·{out_channels}·{square(out.shape[2:])}"
+    formula = _transposed_formula(x, w, out, groups, bias) if transposed else _convolution_formula(x, w, out, bias)
     # grad input is a (transposed) convolution of grad output with the weight; grad weight one of the input
     # with grad output: each as many products as the forward pass
     return _weighted(macs, bias_links, links, out.numel, _gradient_macs(macs, x, w), formula)
+
+
+def _convolution_formula(x: TensorMeta, w: TensorMeta, out: TensorMeta, bias: TensorMeta | None) -> str:
+    """``(a/g·k²+1)·b·m²``: each of the b·m² output units reads a/g·k² inputs and a bias."""
+    plus = "+1" if bias is not None else ""
+    return f"{batch_prefix(x.shape[0])}({w.shape[1]}·{square(w.shape[2:])}{plus})·{w.shape[0]}·{square(out.shape[2:])}"
+
+
+def _transposed_formula(x: TensorMeta, w: TensorMeta, out: TensorMeta, groups: int, bias: TensorMeta | None) -> str:
+    """``a/g·k²·b·n² + b·m²``: each of the a·n² input units reaches b/g·k² outputs, then a bias per output unit.
+
+    Over input positions, as the products run: from the output side, the units of a strided transposed
+    convolution read varying numbers of taps, and ``(a/g·k²+1)·b·m²`` is not the count.
+    """
+    products = f"{w.shape[0] // groups}·{square(w.shape[2:])}·{w.shape[1] * groups}·{square(x.shape[2:])}"
+    if bias is None:
+        return f"{batch_prefix(x.shape[0])}{products}"
+    terms = f"{products} + {w.shape[1] * groups}·{square(out.shape[2:])}"
+    return f"{x.shape[0]}·({terms})" if x.shape[0] != 1 else terms
 
 
 def _matmul(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta | None) -> Measures:
@@ -140,8 +157,8 @@ def _matmul(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta | None)
     macs = out.numel * inner
     bias_ops = out.numel if bias is not None else 0
     rows = out.numel // out.shape[-1]
-    plus = "+1" if bias is not None else ""
-    formula = f"{batch_prefix(rows)}({inner}{plus})·{out.shape[-1]}"
+    reads = f"({inner}+1)" if bias is not None else f"{inner}"
+    formula = f"{batch_prefix(rows)}{reads}·{out.shape[-1]}"
     return _weighted(macs, bias_ops, macs, out.numel, _gradient_macs(macs, a, b), formula)
 
 

@@ -26,23 +26,27 @@ _ROUNDED = re.compile(
 )
 #: How a source rounds to the digits it prints: to the nearest (halves up), or down (it truncates).
 ROUNDING = {"half-up": ROUND_HALF_UP, "down": ROUND_DOWN}
-_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul}
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow}
+_POWER = re.compile(r"[⁰¹²³⁴⁵⁶⁷⁸⁹]+|\^(?=\d)")
 
 
 def _evaluate(node: ast.AST) -> int:
-    """An arithmetic expression of whole numbers, +, − and ×, nothing else."""
+    """An arithmetic expression of whole numbers, +, −, × and powers to a written exponent, nothing else."""
     if isinstance(node, ast.Expression):
         return _evaluate(node.body)
     if isinstance(node, ast.Constant) and isinstance(node.value, int):
         return node.value
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) and not isinstance(node.right, ast.Constant):
+        raise ValueError("an exponent is a written number")  # 2**2**99 would never end
     if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
         return _OPERATORS[type(node.op)](_evaluate(node.left), _evaluate(node.right))
     raise ValueError("not a whole-number expression")
 
 
 def evaluate(expression: str) -> int:
-    """The value of arithmetic as a paper or a hand count writes it: ``"(6·5·5+1)·16"``, ``"7×7×3×64"``."""
+    """The value of arithmetic as a paper or a hand count writes it: ``"(6·5·5+1)·16"``, ``"7×7×3×64"``, ``"(1·5²+1)·6·28²"``."""
     text = expression.strip().replace(",", "").replace(" ", "")
+    text = _POWER.sub(lambda power: "**" + power.group().translate(_SUPERSCRIPTS).lstrip("^"), text)
     return _evaluate(ast.parse(text.replace("·", "*").replace("×", "*").replace("x", "*").replace("−", "-"), mode="eval"))
 
 
