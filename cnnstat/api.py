@@ -66,13 +66,14 @@ def analyze(
 
 def _inputs(name: str, module: nn.Module, given: list[InputSpec], defaults: Any, input_data: Any) -> list[InputSpec]:
     """The specs to trace with: the given ones fitted to the defaults, else the defaults; checked against ``forward``."""
-    from .counting.inputs import fit_to_defaults
+    from .counting.inputs import fit_to_defaults, suggested_input
 
     if input_data is not None:
         return []
     specs = fit_to_defaults(given, defaults) if given else list(defaults or [])
     if not specs:
-        raise InputShapeError(f"{name} has no default input; give its shape with --input (e.g. --input 3x224x224)")
+        shape, meaning = suggested_input(module)
+        raise InputShapeError(f"{name} has no default input; give its shape with --input, e.g. --input {shape} ({meaning})")
     _check_arity(name, module, specs)
     return specs
 

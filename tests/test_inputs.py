@@ -1,5 +1,7 @@
 """--input strings and the Python API's sizes: any rank, dtypes, keywords, fitted to the model's own input."""
 
+import re
+
 import pytest
 
 from cnnstat.counting.inputs import InputSpec, fit_to_defaults, parse_input, specs_from_sizes
@@ -59,3 +61,24 @@ def test_python_sizes_one_many_and_keyword():
 def test_format_shape():
     assert format_shape((1, 3, 224, 224)) == "1×3×224×224"
     assert format_shape(None) == "—"
+
+
+SUGGESTED = """
+import torch.nn as nn
+lstm = nn.LSTM(28, 64)
+gru = nn.GRU(10, 20, batch_first=True)
+audio = nn.Sequential(nn.Conv1d(4, 8, 3), nn.ReLU())
+video = nn.Conv3d(3, 4, 3)
+head = nn.Sequential(nn.Linear(12, 3))
+tokens = nn.Embedding(100, 8)
+"""
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "audio", "video", "head", "tokens"])
+def test_a_model_without_default_input_is_told_an_input_that_fits_it(cli, tmp_path, name):
+    path = tmp_path / "layers.py"
+    path.write_text(SUGGESTED)
+    refused = cli("summary", f"{path}:{name}")
+    assert refused.exit_code == 1 and "has no default input" in refused.output
+    suggested = re.search(r"--input (\S+) \(", refused.output).group(1)
+    assert cli("summary", f"{path}:{name}", "--input", suggested).exit_code == 0

@@ -169,3 +169,28 @@ def meta_data(input_data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     if isinstance(input_data, Sequence):
         return tuple(tree_map(to_meta, value) for value in input_data), {}
     raise InputShapeError(f"input_data must be a tensor, a sequence of tensors or a dict of them, not {type(input_data).__name__}")
+
+
+
+def suggested_input(module: Any) -> tuple[str, str]:
+    """An ``--input`` that fits the first layer with weights, and what its dimensions are, for an error to show.
+
+    The channels or features are the layer's own; lengths and sizes are examples.
+    """
+    from torch import nn
+
+    convolutions = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    axes = {1: "channels × length", 2: "channels × height × width", 3: "channels × frames × height × width"}
+    for layer in module.modules():
+        if isinstance(layer, convolutions):
+            dims = len(layer.kernel_size)
+            return "x".join([str(layer.in_channels), *["32"] * dims]), axes[dims]
+        if isinstance(layer, nn.RNNBase):
+            if layer.batch_first:
+                return f"16x{layer.input_size}", "steps × features"
+            return f"1x{layer.input_size}", "batch × features, per step: --batch sets the steps"
+        if isinstance(layer, nn.Linear):
+            return str(layer.in_features), "features"
+        if isinstance(layer, nn.Embedding):
+            return "128:int64", "token ids"
+    return "3x224x224", "channels × height × width"
