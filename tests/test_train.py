@@ -191,7 +191,8 @@ def test_resume_needs_a_run_folder(cli):
     assert "--resume needs --out" in cli("train", "fashion-fast", "--resume").output
 
 
-def test_missing_data_is_one_line(cli, tmp_path):
+def test_missing_data_is_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run folder is under runs/ here
     result = cli("train", "fashion-fast", "--data", str(tmp_path))
     assert result.exit_code == 1 and "apt-get install dataset-fashion-mnist" in result.output
 

@@ -27,6 +27,14 @@ from .peak import device_name, measure_peak_gflops
 MODES = ("infer", "train")
 
 
+def max_threads() -> int:
+    """The most CPU threads a bench may ask for: 4 × the cores, at most 1024.
+
+    More is never faster, and torch.set_num_threads crashes the process on very large counts (100000).
+    """
+    return min(1024, 4 * (os.cpu_count() or 1))
+
+
 @dataclass(frozen=True)
 class BenchOptions:
     """What to run and how."""
@@ -190,6 +198,9 @@ def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str]
         raise CnnstatError(f"unknown mode {options.mode!r}; choose infer or train")
     if not options.batch_sizes or any(b < 1 for b in options.batch_sizes):
         raise CnnstatError("batch sizes must be at least 1")
+    if options.threads is not None and not 1 <= options.threads <= max_threads():
+        raise CnnstatError(f"--threads {options.threads}: choose 1 to {max_threads()} (4 × the {os.cpu_count() or 1} cores "
+                           "here, at most 1024)")  # fmt: skip
     notes: list[str] = []
     setup = resolve_setup(options, notes)
     threads = options.threads or os.cpu_count() or 1

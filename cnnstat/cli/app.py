@@ -16,6 +16,7 @@ import typer
 
 from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
 from ..counting.memory import OPTIMIZER_STATES
+from ..counting.time_limit import MAX_TIMEOUT_S
 from ..errors import CnnstatError
 from .output import Format, stderr_console
 
@@ -73,7 +74,7 @@ InputOpt = Annotated[
         "A shape one dimension short of the model's own keeps its channels (28x28 for LeNet-5). Default: the model's own.",
     ),
 ]  # fmt: skip
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, help="Batch size; every count scales with it.")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, max=2**31 - 1, help="Batch size; every count scales with it.")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table for people; json, csv or markdown for machines.")]
 ConventionOpt = Annotated[
     ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")  # type: ignore[valid-type]
@@ -92,7 +93,10 @@ TrainModeOpt = Annotated[
     ),
 ]
 TimeoutOpt = Annotated[
-    float | None, typer.Option("--timeout", min=0.001, help="Stop a model whose build or forward pass takes longer (seconds).")
+    float | None,
+    typer.Option(
+        "--timeout", min=0.001, max=MAX_TIMEOUT_S, help="Stop a model whose build or forward pass takes longer (seconds)."
+    ),
 ]
 DEFAULT_CONVENTION_NAME = ConventionName(DEFAULT_CONVENTION)
 DEFAULT_OPTIMIZER_NAME = OptimizerName("adam")

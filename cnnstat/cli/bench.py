@@ -52,8 +52,10 @@ def bench(
     amp: Annotated[bool, typer.Option("--amp", help="Mixed precision (CUDA: bf16/fp16; CPU: bf16 where native).")] = False,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the model first.")] = False,
-    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads; default: every core.")] = None,
-    min_time: Annotated[float, typer.Option("--min-time", min=0.01, help="Seconds of timing per measurement.")] = 1.0,
+    threads: Annotated[int | None, typer.Option(min=1, help="CPU threads, at most 4 × the cores; default: every core.")] = None,
+    min_time: Annotated[
+        float, typer.Option("--min-time", min=0.01, max=3600.0, help="Seconds of timing per measurement.")
+    ] = 1.0,
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = Format.table,
     baseline: Annotated[Path | None, typer.Option(help="Earlier --format json output to compare with.")] = None,
     out: OutOpt = None,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import CnnstatError
-from .app import InputOpt, OutOpt, app, user_errors
+from .app import InputOpt, OutOpt, TimeoutOpt, app, user_errors
 from .output import Format, emit, format_shape, stderr_console, table
 
 
@@ -71,15 +71,18 @@ def check(
     snapshot: Annotated[Path | None, typer.Option("--snapshot", help="Folder of architecture snapshots to write or compare.")] = None,
     update_snapshot: Annotated[bool, typer.Option("--update-snapshot", help="Rewrite snapshots after an intended change.")] = False,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
+    timeout: TimeoutOpt = None,
     out: OutOpt = None,
 ) -> None:
     """Reconcile counts with fvcore, torch, torchvision and the papers; guard architectures with snapshots.
 
-    Exit 0 when everything agrees or is explained, 1 on any MISMATCH or snapshot change.
+    Exit 0 when everything agrees or is explained, 1 on any MISMATCH or snapshot change. --timeout limits
+    each model's whole check: its builds and every forward pass the references run.
     """
     from ..check import check_model
     from ..check.snapshot import compare_snapshot
     from ..counting.inputs import parse_input
+    from ..counting.time_limit import time_limit
 
     if all_models:
         from ..zoo import list_models
@@ -97,7 +100,8 @@ def check(
     renderables: list[Any] = []
     for name in models:
         with err.status(f"checking {name} against {', '.join(references) or 'snapshots only'}…"):
-            result = check_model(name, specs, references)
+            with time_limit(timeout, name):  # the references build the model again and run it: all of it is the user's code
+                result = check_model(name, specs, references)
             snap = compare_snapshot(result.report, snapshot, update_snapshot) if snapshot is not None else None
         failed |= not result.ok or (snap is not None and snap.status == "changed")
         documents.append({

@@ -47,8 +47,9 @@ def _count(number: int, noun: str) -> str:
 
 
 def default_run_dir(model: str) -> Path:
-    """runs/<model>-<date>-<time> in the working folder."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in model)
+    """runs/<model>-<date>-<time> in the working folder; a file model by its file and attribute, 80 characters at most."""
+    short = Path(model.replace(":", "-")).name if ":" in model else model
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in short)[:80]
     return Path("runs") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
@@ -197,7 +198,9 @@ def train_command(
         str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
     ] = None,
     device: Annotated[Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")] = Device.auto,
-    seed: Annotated[int, typer.Option(help="Seeds weights, shuffling and augmentation (not the validation split).")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seeds weights, shuffling and augmentation (not the validation split).")
+    ] = 0,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Run folder; default runs/MODEL-DATE-TIME.")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last.pt, with its stored plan.")] = False,
     limit: Annotated[int | None, typer.Option(min=1, help="Train on the first N training images only.")] = None,
@@ -242,8 +245,8 @@ def train_command(
         config = TrainConfig(model, recipe_name, build_recipe(recipe_name, model, **overrides), device=device.value, seed=seed,
                              limit=limit, dataset=dataset.value, input_size=size)  # fmt: skip
     run_dir = out or default_run_dir(config.model)
-    if dist.main:
-        check_writable(run_dir)  # before the data are read or a step is taken, not at the first checkpoint
+    if dist.main:  # before the data are read or a step is taken, not at the first checkpoint; runs/ for a default folder
+        check_writable(run_dir if out is not None else run_dir.parent)
     with err.status(f"loading {config.dataset}…"):
         images = load_dataset(config.dataset, data, allow_download=download)
     held_out = f", {config.hyper.val:,} of them held out for validation" if config.hyper.val else ", no validation split"

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import gc
+import math
 import signal
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import FrameType
+from typing import Any
 
 from ..errors import TraceError
+
+# A day: longer is no limit in practice, and setitimer overflows on values near float's range.
+MAX_TIMEOUT_S = 86_400.0
+# How much longer an import or a finalizer under way may run past the limit (torch imports sympy lazily on a model's
+# first meta op): cut short, a module stays half-imported for the rest of the process, and a finalizer loses the signal.
+GRACE_S = 30.0
+# After the limit the signal comes again this often until the block is left, as one can be lost: raised inside a
+# garbage-collector callback or a __del__, Python only prints it. Far enough apart that cnnstat's own clean-up,
+# after the first, is not cut short by the next.
+REPEAT_S = 1.0
 
 
 class TraceTimeout(TraceError):
     """A forward pass (or a model's build) that ran past its time limit."""
+
+
+class _Expired(BaseException):
+    """The timer's signal, raised inside the user's code.
+
+    Not an ``Exception``: a forward that loops over ``try: ... except Exception: pass`` would swallow
+    one and run on. It becomes a :class:`TraceTimeout` once it is out of the user's code.
+    """
 
 
 @contextmanager
@@ -25,18 +49,87 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
     if seconds is None:
         yield
         return
-    if seconds <= 0:
-        raise TraceError(f"--timeout must be positive, got {seconds}")
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
+        raise TraceError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, got {seconds:g}")
     if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
         raise TraceError("--timeout needs the main thread of a Unix process")
 
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise TraceTimeout(f"{what} did not finish within {seconds:g} s (--timeout); does its forward loop forever?")
+    deadline = time.monotonic() + seconds
 
+    def expire(signum: int, frame: FrameType | None) -> None:
+        # A module cut half-way through its import stays broken for the rest of the process (the next `import sympy`
+        # finds no `sympy.logic`), and a finalizer would lose the signal: let either finish, then stop the model.
+        if _must_not_be_cut(frame) and time.monotonic() < deadline + GRACE_S:
+            signal.setitimer(signal.ITIMER_REAL, 0.05, REPEAT_S)
+            return
+        raise _Expired
+
+    state = _TorchState.now()
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield
+        try:
+            signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
+            yield
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:  # also when the signal lands in the inner finally, before the timer is off
+        state.restore()
+        raise TraceTimeout(f"{what} did not finish within {seconds:g} s (--timeout); does its forward loop forever?") from None
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@dataclass(frozen=True)
+class _TorchState:
+    """What torch keeps for the whole process and a ``with`` block changes: grad mode, the stacks of torch-function
+    and dispatch modes (``torch.device("meta")`` is one), the default saved-tensor hooks.
+
+    A signal landing inside such a block's ``__enter__``, after the change and before the block began, leaves the
+    change in place with no ``__exit__`` to undo it: the next training run in the process would find grad off.
+    """
+
+    grad_enabled: bool = True
+    function_modes: int = 0
+    dispatch_modes: int = 0
+    saved_tensor_hooks: tuple[Any, ...] | None = None
+
+    @classmethod
+    def now(cls) -> _TorchState:
+        torch = sys.modules.get("torch")
+        if torch is None:  # not imported yet: torch starts in the default state
+            return cls()
+        return cls(torch.is_grad_enabled(), torch._C._len_torch_function_stack(), torch._C._len_torch_dispatch_stack(),
+                   torch._C._autograd._top_saved_tensors_default_hooks(False))  # fmt: skip
+
+    def restore(self) -> None:
+        """Back to this state, where torch's internals let it be read (a torch without them is left as it is)."""
+        torch = sys.modules.get("torch")
+        if torch is None:
+            return
+        try:
+            torch.set_grad_enabled(self.grad_enabled)
+            while torch._C._len_torch_function_stack() > self.function_modes:
+                torch._C._pop_torch_function_stack()
+            while torch._C._len_torch_dispatch_stack() > self.dispatch_modes:
+                torch._C._pop_torch_dispatch_stack()
+            autograd = torch._C._autograd
+            while (top := autograd._top_saved_tensors_default_hooks(False)) is not None and top != self.saved_tensor_hooks:
+                autograd._pop_saved_tensors_default_hooks()
+        except (AttributeError, RuntimeError):
+            pass
+
+
+def _must_not_be_cut(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs an ``import`` (importlib's ``_find_and_load``), a ``__del__`` or a garbage-collector callback.
+
+    An exception raised in the first leaves a module half-imported; in the others Python only prints it.
+    """
+    callbacks = {getattr(callback, "__code__", None) for callback in gc.callbacks}
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "__del__" or code in callbacks:
+            return True
+        if code.co_name == "_find_and_load" and code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False

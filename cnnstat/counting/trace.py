@@ -31,7 +31,6 @@ from ..errors import TraceError
 from . import torch_layers  # noqa: F401  (registers the counters of torch's composite layers)
 from .layers import layer_counter_for
 from .records import LayerRecord, OpRecord, ParamRecord, SavedTensor, TensorMeta, Trace, format_shape
-from .time_limit import TraceTimeout
 
 
 def output_path(path: tuple[Any, ...]) -> str:
@@ -263,8 +262,13 @@ def _parameter_owners(model: nn.Module) -> dict[nn.Module, list[tuple[int, Param
     }
 
 
-def _failure(tracer: _Tracer, error: Exception, inputs: str) -> TraceError:
+def _failure(tracer: _Tracer, error: BaseException, inputs: str, model_type: str) -> TraceError:
     """Name the layer a forward pass failed in, with the shape it got and torch's (or the model's own) reason."""
+    if isinstance(error, SystemExit):  # the model's own code asked the process to end: cnnstat ends it with a reason
+        return TraceError(f"the forward pass of {model_type} on input {inputs} called {exit_call(error)}{_in(tracer)}")
+    if isinstance(error, RecursionError):  # a RuntimeError, but no input shape would fit a forward that never returns
+        return TraceError(f"the forward pass of {model_type} on input {inputs} recursed too deep{_in(tracer)} "
+                          "(Python's recursion limit): does its forward call itself without end?")  # fmt: skip
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     shape_error = isinstance(error, (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError))
     row = tracer.row
@@ -287,6 +291,22 @@ def _failure(tracer: _Tracer, error: Exception, inputs: str) -> TraceError:
         return TraceError(f"the forward pass on input {inputs} raised {type(error).__name__} in {where}: {reason}")
     where += got
     return TraceError(f"input {inputs} does not fit: {where}: {reason}")
+
+
+def _in(tracer: _Tracer) -> str:
+    """`` in layer fc (Linear)`` where the failure was inside a submodule, else nothing (the model is already named)."""
+    row = tracer.row
+    if row is not None and row.is_module and row.module_name:
+        return f" in layer {row.name} ({row.type})"
+    module = tracer.stack[-1] if tracer.stack else None
+    if module is not None and tracer.names.get(module):
+        return f" in module {tracer.names[module]} ({type(module).__name__})"
+    return ""
+
+
+def exit_call(exiting: SystemExit) -> str:
+    """The ``sys.exit`` call user code made, as written: ``sys.exit(5)``, ``sys.exit('bye')``, ``sys.exit()``."""
+    return f"sys.exit({'' if exiting.code is None else repr(exiting.code)})"
 
 
 def _named_inputs(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tuple[str, torch.Tensor]]:
@@ -366,9 +386,9 @@ def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autogr
                 output = torch.func.functional_call(model, standins, args, kwargs, strict=False)
     except TraceError:
         raise
-    except Exception as error:  # a user's forward may fail in any way: say where, and torch's or its own reason
+    except (Exception, SystemExit) as error:  # a user's forward may fail in any way (even sys.exit): say where and why
         shapes = ", ".join(format_shape(meta.shape) for _, meta in inputs) or "(none)"
-        raise _failure(tracer, error, shapes) from error
+        raise _failure(tracer, error, shapes, type(model).__name__) from error
     finally:
         for handle in handles:
             handle.remove()
@@ -392,9 +412,9 @@ def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
     with _mode(model, train):
         try:
             return _run(model, args, kwargs or {}, autograd=True)
-        except TraceTimeout:
-            raise
         except TraceError as with_autograd:
+            if isinstance(with_autograd.__cause__, (SystemExit, RecursionError)):  # not autograd's doing: don't run it twice
+                raise
             without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
             reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]
             return replace(without, note=f"autograd could not run it: {reason}")

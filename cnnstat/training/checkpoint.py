@@ -28,6 +28,13 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint written by cnnstat; a folder means its ``best.pt`` (else ``last.pt``)."""
+    try:
+        return _load(path)
+    except OSError as error:  # a name too long for the file system, a folder that cannot be read
+        raise CheckpointError(f"cannot read {path}: {error.strerror or type(error).__name__}") from None
+
+
+def _load(path: Path) -> dict[str, Any]:
     if path.is_dir():
         candidates = [path / "best.pt", path / "last.pt"]
         found = next((c for c in candidates if c.is_file()), None)

@@ -14,6 +14,7 @@ from typing import Any
 from torch import nn
 
 from ..counting.inputs import InputSpec, specs_from_sizes
+from ..counting.trace import exit_call
 from ..errors import CnnstatError, ModelLoadError, UnknownModelError
 from .detection import CountedDetector
 from .meta import parameters_on_meta
@@ -56,6 +57,8 @@ def _instantiate(obj: Any, where: str) -> nn.Module:
             built = obj()
         except TypeError as error:
             raise ModelLoadError(f"{where} cannot be called without arguments: {error}") from None
+        except SystemExit as exiting:  # the user's code would end cnnstat silently with its own exit code
+            raise ModelLoadError(f"building {where} failed: it called {exit_call(exiting)}") from None
         except Exception as error:  # a user's builder may fail in any way; say where
             raise ModelLoadError(f"building {where} failed: {type(error).__name__}: {error}") from None
         if isinstance(built, nn.Module):
@@ -81,6 +84,8 @@ def _import_attr(spec: str) -> Any:
         sys.modules[module_name] = module
         try:
             loader_spec.loader.exec_module(module)
+        except SystemExit as exiting:  # a script's `sys.exit()` at import would end cnnstat silently
+            raise ModelLoadError(f"importing {location} failed: it called {exit_call(exiting)}") from None
         except Exception as error:  # a user's file may fail in any way; say where
             raise ModelLoadError(f"importing {location} failed: {type(error).__name__}: {error}") from None
     else:
@@ -90,6 +95,8 @@ def _import_attr(spec: str) -> Any:
             module = importlib.import_module(location)
         except ImportError as error:
             raise ModelLoadError(f"cannot import {location}: {error}") from None
+        except SystemExit as exiting:  # importing runs the user's code, which may end the process
+            raise ModelLoadError(f"importing {location} failed: it called {exit_call(exiting)}") from None
         except Exception as error:  # importing runs the user's code
             raise ModelLoadError(f"importing {location} failed: {type(error).__name__}: {error}") from None
     try:
