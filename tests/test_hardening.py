@@ -189,12 +189,19 @@ def test_out_writes_the_whole_file_or_nothing(cli, tmp_path):
     target = tmp_path / "new" / "report.json"  # a missing folder is created
     assert cli("summary", "lenet", "-f", "json", "--out", str(target)).exit_code == 0
     assert json.loads(target.read_text())["model"] == "lenet5"
+    # refused while the command line is read, before any counting: a usage error, its message in Typer's box
+    def said(result) -> str:
+        return " ".join(result.output.replace("│", " ").split())
+
     into_folder = cli("summary", "lenet", "-f", "json", "--out", str(tmp_path))
-    assert into_folder.exit_code == 1 and "is a folder: name a file to write" in into_folder.output
+    assert into_folder.exit_code == 2 and "is a folder: name a file to write" in said(into_folder)
     blocked = tmp_path / "file"
     blocked.write_text("x")
-    under_a_file = cli("summary", "lenet", "-f", "csv", "--out", str(blocked / "report.csv"))
-    assert under_a_file.exit_code == 1 and "cannot write" in under_a_file.output
+    for command in (("summary", "lenet"), ("check", "lenet"), ("bench", "lenet", "--device", "cpu"), ("compare", "lenet")):
+        under_a_file = cli(*command, "-f", "csv" if command[0] != "check" else "json", "--out", str(blocked / "report.csv"))
+        assert under_a_file.exit_code == 2 and "is a file, not a folder to write into" in said(under_a_file), command
+    snapshots = cli("check", "lenet", "--snapshot", str(blocked / "snapshots"))
+    assert snapshots.exit_code == 2 and "cannot write into" in said(snapshots)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "new"]  # no temporary left behind
 
 

@@ -89,6 +89,18 @@ def test_compare_puts_models_side_by_side_and_plots_their_stages(cli, tmp_path):
     assert unwritable.exit_code == 1 and "is a file" in unwritable.output and "lenet5" not in unwritable.stdout  # before any table
 
 
+def test_compare_shows_where_two_builds_differ_by_layer_type(cli):
+    output = cli("compare", "lenet5", "lenet5-1998").output
+    rows = {cells[0]: cells[1:] for line in output.splitlines()
+            if len(cells := [c.strip() for c in line.strip("│ ").split("│")]) == 7}  # fmt: skip
+    # the sparse C3 and the RBF output exist only in the 1998 build; its C3 costs 240,000 MACs with 1,516 weights
+    assert rows["ConnectionTableConv2d"] == ["0", "0", "0", "1", "1,516", "240,000"]
+    assert rows["EuclideanRBF"][:3] == ["0", "0", "0"] and rows["Sigmoid"][3] == "0"
+    full = {name: cnnstat.analyze(name) for name in ("lenet5", "lenet5-1998")}
+    convs = [sum(row.macs for row in report.layers if row.type == "Conv2d") for report in full.values()]
+    assert rows["Conv2d"][2] == f"{convs[0]:,}" and rows["Conv2d"][5] == f"{convs[1]:,}"
+
+
 def test_the_command_reference_is_up_to_date():
     from cnnstat.cli.reference import reference
 

@@ -80,7 +80,36 @@ ConventionOpt = Annotated[
     ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")  # type: ignore[valid-type]
 ]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print each layer's formula with its numbers filled in.")]
-OutOpt = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file (atomically) instead of stdout.")]
+def _writable_file(value: Path | None) -> Path | None:
+    """--out is checked while the command line is read, before any work: a folder, or one that cannot be written, is refused."""
+    from ..atomic import check_writable
+
+    if value is not None:
+        if value.is_dir():
+            raise typer.BadParameter(f"{value} is a folder: name a file to write")
+        try:
+            check_writable(value.parent)
+        except CnnstatError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
+def writable_folder(value: Path | None) -> Path | None:
+    """A folder option checked while the command line is read: created if missing, refused if it cannot be written."""
+    from ..atomic import check_writable
+
+    if value is not None:
+        try:
+            check_writable(value)
+        except CnnstatError as error:
+            raise typer.BadParameter(str(error)) from None
+    return value
+
+
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", callback=_writable_file, help="Write the output to this file (atomically) instead of stdout."),
+]
 OptimizerOpt = Annotated[
     OptimizerName,  # type: ignore[valid-type]
     typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),

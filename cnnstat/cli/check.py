@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import CnnstatError
-from .app import InputOpt, OutOpt, TimeoutOpt, app, user_errors
+from .app import InputOpt, OutOpt, TimeoutOpt, app, user_errors, writable_folder
 from .output import Format, emit, format_shape, stderr_console, table
 
 
@@ -68,7 +68,10 @@ def check(
     against: Annotated[
         str, typer.Option("--against", help="Comma-separated references: fvcore,torch,torchvision,paper, or none.")
     ] = "fvcore,torch,torchvision,paper",
-    snapshot: Annotated[Path | None, typer.Option("--snapshot", help="Folder of architecture snapshots to write or compare.")] = None,
+    snapshot: Annotated[
+        Path | None,
+        typer.Option("--snapshot", callback=writable_folder, help="Folder of architecture snapshots to write or compare."),
+    ] = None,
     update_snapshot: Annotated[bool, typer.Option("--update-snapshot", help="Rewrite snapshots after an intended change.")] = False,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
     timeout: TimeoutOpt = None,

@@ -50,6 +50,22 @@ HEADERS = ("Model", "Input", "Params", "MACs", "FLOPs", "Connections", "Neurons"
            "Training memory", "Depth", "Receptive field")  # fmt: skip
 
 
+def type_table(reports: list[Any]) -> Any:
+    """Per layer type, each model's calls, parameters and MACs: where two builds of a network differ (LRN or batch
+    norm, grouped convolutions, auxiliary heads), the rows show it."""
+    types: dict[str, dict[str, list[int]]] = {}
+    for report in reports:
+        for layer in report.layers:
+            figures = types.setdefault(layer.type, {}).setdefault(report.model, [0, 0, 0])
+            figures[0] += 1
+            figures[1] += layer.params
+            figures[2] += layer.macs
+    headers = ("Type", *(f"{report.model} {what}" for report in reports for what in ("calls", "params", "MACs")))
+    rows = [(kind, *(f"{value:,}" for report in reports for value in per_model.get(report.model, [0, 0, 0])))
+            for kind, per_model in types.items()]  # fmt: skip
+    return table("By layer type", headers, rows, len(headers) - 1)
+
+
 def _scale(value: float) -> tuple[float, str]:
     for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
         if value >= factor:
@@ -115,7 +131,8 @@ def compare(
             reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
-    emit(format, document=rows, rows=rows, renderables=[table(title, HEADERS, [_cells(r) for r in rows], 10)], out=out)
+    renderables = [table(title, HEADERS, [_cells(r) for r in rows], 10)] + ([type_table(reports)] if len(reports) > 1 else [])
+    emit(format, document=rows, rows=rows, renderables=renderables, out=out)
     if plot is not None:
         plot_stages(reports, plot)
         err.print(f"wrote {plot}")
