@@ -216,3 +216,11 @@ def test_random_stacks_agree_with_every_reference(stack_and_input):
         assert layer.flops == by_module[layer.module], layer.name
     # connections: brute-force enumeration
     assert [layer.connections for layer in report.layers] == _brute_force_links(model, input_shape)
+
+
+def test_torchvision_gflops_not_comparable_are_said_to_be(cli):
+    at_other_input = " ".join(cli("check", "resnet18", "--against", "torchvision", "-i", "3x64x64").output.split())
+    assert "torchvision GFLOPS (its 1.814 GFLOPS are for 1×3×224×224, not this input)" in at_other_input
+    unpublished = " ".join(cli("check", "raft_small", "--against", "torchvision").output.split())
+    assert "its 47.655 GFLOPS are for an input it does not publish" in unpublished
+    assert "unavailable" not in cli("check", "resnet18", "--against", "torchvision").output

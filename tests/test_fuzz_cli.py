@@ -219,7 +219,7 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
             "--lr": st.sampled_from(["0.01", "0", "-1", "nan", "inf", "1e308", "x"]), "--optimizer": OPTIMIZERS,
             "--input-size": st.sampled_from(["1x28x28", "1x32x32", "3x28x28", "0x0x0", "1x8x8", "28x28", "abc", ""]),
             "--device": st.sampled_from(["cpu", "cpu", "auto", "cuda", "mps", "tpu"]),
-            "--seed": st.sampled_from(["0", "1", "-1", "x", "2147483648", "1.5"]),  # far beyond: a known failure
+            "--seed": st.sampled_from(["0", "1", "-1", "x", "2147483648", "4294967296", "1.5"]),  # 2^32: past its bound
             "--out": run_out, "-o": run_out, "--resume": None, "--no-resume": None,
             "--limit": st.sampled_from(["8", "8", "8", "4", "1", "0", "-1", "x", "100000"]),
             "--data": _one(paths, "data", "data", "data", "folder", "missing", "under-file", "truncated-data", "empty"),

@@ -50,29 +50,30 @@ def _check_run_folder(out: Path) -> int:
     if (out / "metrics.csv").exists():
         with (out / "metrics.csv").open(newline="") as stream:
             rows = list(csv.DictReader(stream))
-        assert [int(row["epoch"]) for row in rows] == list(range(1, epochs + 1))
+        assert [int(row["epoch"]) for row in rows] == list(range(1, len(rows) + 1))
+        # written after last.pt: a stop between the two leaves it one epoch behind, which the resumed run rewrites
+        assert len(rows) in (epochs - 1, epochs)
         assert all(set(row) == set(COLUMNS) and row["train_loss"] and row["lr"] for row in rows)  # no torn row
     else:
-        assert epochs == 0  # the checkpoint before the first epoch
+        assert epochs == 0  # stopped before the metrics of the first checkpoint were written
     if state.get("best_epoch"):
         assert load_checkpoint(out / "best.pt")["epoch"] >= state["best_epoch"]
     return epochs
 
 
-def _wait_for_a_checkpoint(out: Path, process: subprocess.Popen, after: float) -> None:
-    """Until last.pt is newer than ``after`` (training is under way) or the process has ended."""
+def _wait_until(ready, process: subprocess.Popen) -> None:
+    """Until ``ready()`` or the process has ended."""
     deadline = time.monotonic() + 120
-    while process.poll() is None and time.monotonic() < deadline:
-        if (out / "last.pt").exists() and (out / "last.pt").stat().st_mtime > after:
-            return
-        time.sleep(0.05)
+    while process.poll() is None and time.monotonic() < deadline and not ready():
+        time.sleep(0.02)
 
 
 def _stop_at_random_moments(data_dir: Path, out: Path, sig: signal.Signals, rounds: int, seed: int) -> list[int]:
     """Start (or resume) the run and send ``sig`` at a random moment, ``rounds`` times; the epochs each stop left.
 
-    The first stop comes during start-up; the others at a random moment after the run has written a
-    checkpoint, so they land inside epochs, between them, or inside a checkpoint's write.
+    The first stop comes during start-up, once the command has begun (it creates the run folder before it
+    reads the data); the others at a random moment after the run has written a checkpoint, so they land
+    inside epochs, between them, or inside a checkpoint's write.
     """
     rng = random.Random(seed)
     left = []
@@ -82,9 +83,10 @@ def _stop_at_random_moments(data_dir: Path, out: Path, sig: signal.Signals, roun
         process = subprocess.Popen(_command(data_dir, out, (out / "last.pt").exists()), env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
         if round_ == 0:
-            time.sleep(rng.uniform(0.5, 2.0))
+            _wait_until(out.is_dir, process)
+            time.sleep(rng.uniform(0.0, 0.5))  # reading the data and building the model take longer than this
         else:
-            _wait_for_a_checkpoint(out, process, after)
+            _wait_until(lambda last=out / "last.pt", after=after: last.exists() and last.stat().st_mtime > after, process)
             time.sleep(rng.uniform(0.0, 2.0))  # an epoch here takes about a second
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=120)

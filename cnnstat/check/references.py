@@ -150,10 +150,26 @@ def check_torchvision(torchvision_name: str | None, report: Report) -> list[Comp
     if figures is None:
         return []
     comparisons = [_torchvision_params(figures.num_params, report)]
-    same_input = [meta.shape[1:] for _, meta in report.inputs] == [spec.shape for spec in figures.inputs]
-    if figures.gflops is not None and same_input and report.input_shape[0] == 1:
+    if figures.gflops is not None and _at_published_input(figures, report):
         comparisons.append(_published("torchvision", figures.gflops, report.totals["macs"]))
     return comparisons
+
+
+def torchvision_gflops_not_compared(torchvision_name: str | None, report: Report) -> str:
+    """Why torchvision's printed GFLOPS were not set beside this count, or "" where they were (or none are printed)."""
+    figures = torchvision_figures(torchvision_name) if torchvision_name else None
+    if figures is None or figures.gflops is None or _at_published_input(figures, report):
+        return ""
+    if not figures.inputs:
+        return f"its {figures.gflops.printed} GFLOPS are for an input it does not publish"
+    measured_on = " and ".join(f"1×{format_shape(spec.shape)}" for spec in figures.inputs)
+    return f"its {figures.gflops.printed} GFLOPS are for {measured_on}, not this input"
+
+
+def _at_published_input(figures: Any, report: Report) -> bool:
+    """Whether the report was counted at the batch of one and the inputs torchvision's figures are for."""
+    same_input = [meta.shape[1:] for _, meta in report.inputs] == [spec.shape for spec in figures.inputs]
+    return bool(figures.inputs) and same_input and report.input_shape[0] == 1
 
 
 FROZEN_BATCH_NORM = "torchvision's weights freeze the backbone's batch norm (FrozenBatchNorm2d keeps its scale and shift as buffers)"

@@ -8,13 +8,14 @@ from pathlib import Path
 import torch
 
 from ..counting.inputs import InputSpec, fit_to_defaults, meta_inputs
+from ..counting.records import format_shape
 from ..counting.report import Report, count_trace
 from ..counting.trace import trace
 from ..errors import CnnstatError, InputShapeError
 from ..zoo import ModelEntry, resolve_model
 from .backward import check_torch_backward
 from .comparison import ModelCheck
-from .references import check_fvcore, check_paper, check_torch, check_torchvision
+from .references import check_fvcore, check_paper, check_torch, check_torchvision, torchvision_gflops_not_compared
 
 REFERENCES = ("fvcore", "torch", "torchvision", "paper")
 
@@ -55,6 +56,9 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
             result.unavailable["torch"] = _reason(error)
     if "torchvision" in against:
         result.comparisons += check_torchvision(meta.torchvision_name, report)
+        why = torchvision_gflops_not_compared(meta.torchvision_name, report)
+        if why:
+            result.unavailable["torchvision GFLOPS"] = why
     if "paper" in against:
         figures = check_paper(meta.entry, report)
         if not figures:
@@ -71,8 +75,7 @@ def _reason(error: Exception) -> str:
 def _no_paper_figures(entry: ModelEntry | None, report: Report) -> str:
     if entry is None or not entry.published:
         return "none recorded for this model"
-    size = "×".join(map(str, entry.input_size or ()))
-    return f"the paper's figures are for input 1×{size}, not {'×'.join(map(str, report.input_shape))}"
+    return f"the paper's figures are for input 1×{format_shape(entry.input_size)}, not {format_shape(report.input_shape)}"
 
 
 def _available_bytes() -> int | None:

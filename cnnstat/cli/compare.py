@@ -53,16 +53,15 @@ HEADERS = ("Model", "Input", "Params", "MACs", "FLOPs", "Connections", "Neurons"
 def type_table(reports: list[Any]) -> Any:
     """Per layer type, each model's calls, parameters and MACs: where two builds of a network differ (LRN or batch
     norm, grouped convolutions, auxiliary heads), the rows show it."""
-    types: dict[str, dict[str, list[int]]] = {}
-    for report in reports:
+    types: dict[str, list[list[int]]] = {}  # per type, per model (by position: a model may be named twice) calls, params, MACs
+    for index, report in enumerate(reports):
         for layer in report.layers:
-            figures = types.setdefault(layer.type, {}).setdefault(report.model, [0, 0, 0])
+            figures = types.setdefault(layer.type, [[0, 0, 0] for _ in reports])[index]
             figures[0] += 1
             figures[1] += layer.params
             figures[2] += layer.macs
     headers = ("Type", *(f"{report.model} {what}" for report in reports for what in ("calls", "params", "MACs")))
-    rows = [(kind, *(f"{value:,}" for report in reports for value in per_model.get(report.model, [0, 0, 0])))
-            for kind, per_model in types.items()]  # fmt: skip
+    rows = [(kind, *(f"{value:,}" for figures in per_model for value in figures)) for kind, per_model in types.items()]
     return table("By layer type", headers, rows, len(headers) - 1)
 
 

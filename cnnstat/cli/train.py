@@ -93,10 +93,13 @@ class ProgressPrinter:
             self.console.print(f"training on {event.device}: {_count(event.epochs, 'epoch')} of {event.steps} steps{resumed}")
             if event.budget_s is not None and event.pace is not None:
                 self.step_s = event.pace.seconds_per_step(event.steps)
+                epoch_s = self.step_s * event.steps
+                fits = epoch_s * event.epochs <= (event.seconds_left or 0)
+                planned = (f"{_count(event.epochs, 'epoch')} of {format_duration(epoch_s)} fit in the "
+                           if fits else f"{_count(event.epochs, 'epoch')} of {format_duration(epoch_s)}, more than the ")  # fmt: skip
                 self.console.print(
                     f"time budget {format_duration(event.budget_s)}: {event.pace.step_s * 1000:.0f} ms per step and "
-                    f"{event.pace.eval_s:.1f} s per evaluation measured on {event.pace.steps_measured} steps; "
-                    f"{_count(event.epochs, 'epoch')} of {format_duration(self.step_s * event.steps)} fit in the "
+                    f"{event.pace.eval_s:.1f} s per evaluation measured on {event.pace.steps_measured} steps; {planned}"
                     f"{format_duration(event.seconds_left or 0)} left, with time kept for the final evaluation"
                 )
             self.run_began = time.perf_counter()
@@ -165,8 +168,9 @@ def train_command(
         typer.Option(
             "--recipe",
             "-r",
-            help="fast (the default): time to 90% on a CPU; best: the best accuracy in 10 minutes here; classic: the classic "
-            "sigmoid LeNet recipe; lecun1998: LeCun et al. 1998 (the default for lenet5-1998).",
+            help="fast (the default): 90.5% on Fashion-MNIST in three CPU epochs; best: the best accuracy in 10 minutes on "
+            "this machine; classic: the classic sigmoid LeNet recipe; lecun1998: LeCun et al. 1998 (the default for "
+            "lenet5-1998).",
             show_default=False,
         ),
     ] = None,  # fmt: skip
@@ -177,11 +181,14 @@ def train_command(
             "--time-budget",
             "-t",
             help="Fit the run to this time (90s, 10m, 1h): the pace is measured on the first "
-            "steps and the epochs planned. best: 10m.",
+            "steps and the epochs planned, at most the recipe's (best: 10m, 60 epochs).",
             show_default=False,
         ),
     ] = None,  # fmt: skip
-    epochs: Annotated[int | None, typer.Option(min=1, help="Override the recipe's epochs (and its time budget).")] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Train this many epochs, without the recipe's time budget; with --time-budget, at most this many."),
+    ] = None,
     val: Annotated[
         int | None,
         typer.Option(

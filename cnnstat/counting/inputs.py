@@ -171,7 +171,6 @@ def meta_data(input_data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     raise InputShapeError(f"input_data must be a tensor, a sequence of tensors or a dict of them, not {type(input_data).__name__}")
 
 
-
 def suggested_input(module: Any) -> tuple[str, str]:
     """An ``--input`` that fits the first layer with weights, and what its dimensions are, for an error to show.
 

@@ -76,6 +76,7 @@ def time_limit(seconds: float | None, what: str) -> Iterator[None]:
         state.restore()
         raise TraceTimeout(f"{what} did not finish within {seconds:g} s (--timeout); does its forward loop forever?") from None
     finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # again: the signal may have landed before the inner finally turned it off
         signal.signal(signal.SIGALRM, previous)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..atomic import atomic_path
-from ..errors import CheckpointError
+from ..errors import CheckpointError, OutputError
 from ..formats import check_format
 
 FORMAT = 3  # 1: cnnstat 0.1, which wrote no format number; 2: before validation splits and time budgets
@@ -21,9 +21,12 @@ REQUIRED = ("config", "model", "epoch", "input_size")
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """Save to a temporary file beside ``path`` and rename it into place."""
-    with atomic_path(path) as temporary:
-        torch.save({**state, "format": FORMAT}, temporary)
+    """Save to a temporary file beside ``path`` and rename it into place; the old file stays if writing fails."""
+    try:
+        with atomic_path(path) as temporary:
+            torch.save({**state, "format": FORMAT}, temporary)
+    except RuntimeError as error:  # torch's writer reports a full disk or a failed write this way
+        raise OutputError(f"cannot write {path}: {str(error).splitlines()[0]}") from None
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -231,7 +231,8 @@ def _first_bad_row(path: Path, has_header: bool) -> str | None:
                     return f"line {rows.line_num} has {len(row)} columns, expected 785 (a label and 784 pixels)"
                 for column, cell in enumerate(row):
                     digits, largest = cell.strip(), 9 if column == 0 else 255
-                    if not (digits.isascii() and digits.isdigit()) or int(digits) > largest:
+                    # at most three digits before int(): Python refuses to convert over 4,300 of them
+                    if not (digits.isascii() and digits.isdigit()) or len(digits) > 3 or int(digits) > largest:
                         what = "the label" if column == 0 else f"pixel {column}"
                         return f"line {rows.line_num}: {what} is {reprlib.repr(cell)}, expected an integer 0–{largest}"
         except csv.Error as error:  # a cell past the csv module's size limit, which pandas reads
@@ -257,6 +258,10 @@ def read_folder(folder: Path, info: DatasetInfo = FASHION) -> ImageData | None:
     return found
 
 
+class OtherDataSetError(DataError):
+    """A folder holds another of the three sets, which share file names."""
+
+
 def _check_identity(data: ImageData) -> None:
     """The three sets share file names; a full training set's mean pixel tells them apart (0.286, 0.131, 0.192)."""
     if len(data.train) != FULL_TRAINING_SET:
@@ -264,7 +269,7 @@ def _check_identity(data: ImageData) -> None:
     mean = data.train.images.double().mean().item() / 255
     nearest = min(DATASETS.values(), key=lambda info: abs(info.mean - mean))
     if nearest is not data.info:
-        raise DataError(
+        raise OtherDataSetError(
             f"{data.source} holds {nearest.title}, not {data.info.title} (mean pixel {mean:.4f}; {nearest.title}'s is "
             f"{nearest.mean}, {data.info.title}'s {data.info.mean}): pass --dataset {nearest.name}, or name {data.info.title}'s "
             "folder with --data"
@@ -304,13 +309,20 @@ def load_dataset(
     if info.debian_dir is not None:
         candidates.append(info.debian_dir)
     candidates.append(download_root or default_download_root())
-    for folder in candidates:
+    mismatch = None
+    for folder in candidates:  # a folder of another of the three sets is passed over, and named if nothing else is found
         if folder.is_dir():
-            found = read_folder(folder, info)
+            try:
+                found = read_folder(folder, info)
+            except OtherDataSetError as error:
+                mismatch = mismatch or error
+                continue
             if found is not None:
                 return found
     if allow_download:
         return download(download_root or default_download_root(), info)
+    if mismatch is not None:
+        raise mismatch
     raise DataError(f"{info.title} not found; {info.how_to_get()}")
 
 

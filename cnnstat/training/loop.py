@@ -36,6 +36,7 @@ from .data import DATASETS, DatasetInfo, ImageData, Split, dataset_info, validat
 from .metrics import EpochMetrics, write_metrics_csv
 from .recipes import Recipe, recipe_from_dict
 
+CLASSES = 10  # every data set cnnstat trains on has ten; a model's outputs beyond them are left out of loss and answers
 SMALL_INPUT = (64, 64)  # ImageNet-sized models train at this size by default: 28×28 images only gain blur beyond it
 
 
@@ -289,6 +290,11 @@ class Evaluation:
     predictions: torch.Tensor  # the predicted class of every image, in order
 
 
+def class_logits(output: torch.Tensor) -> torch.Tensor:
+    """The model's scores for the data set's classes, in float32: the first ten outputs."""
+    return output[:, :CLASSES].float()
+
+
 def evaluate(
     model: nn.Module, split: Split, pixels: Pixels, setup: DeviceSetup, batch_size: int = 1000, *, flip_tta: bool = False
 ) -> Evaluation:
@@ -303,13 +309,13 @@ def evaluate(
             x = prepare_batch(split.images[start : start + batch_size], pixels, None)
             if setup.channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            log_p = model(x).float().log_softmax(1)
+            log_p = class_logits(model(x)).log_softmax(1)
             if flip_tta:
-                log_p = torch.logaddexp(log_p, model(x.flip(-1)).float().log_softmax(1)) - math.log(2)
+                log_p = torch.logaddexp(log_p, class_logits(model(x.flip(-1))).log_softmax(1)) - math.log(2)
             loss_sum += F.nll_loss(log_p, labels, reduction="sum")
             predictions.append(log_p.argmax(1))
     predicted = torch.cat(predictions) if predictions else split.labels[:0]
-    confusion = torch.bincount(split.labels * 10 + predicted, minlength=100).view(10, 10)
+    confusion = torch.bincount(split.labels * CLASSES + predicted, minlength=CLASSES**2).view(CLASSES, CLASSES)
     correct = confusion.diagonal().sum().item()
     size = max(1, len(split))
     return Evaluation(loss_sum.item() / size, correct / size, confusion.cpu(), predicted.cpu())
@@ -354,8 +360,9 @@ class _Run:
             "config": self.config.to_dict(), "epoch": epoch, "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(), "metrics": [asdict(m) for m in self.metrics],
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.setup.device.type == "cuda" else None,
             "plan": asdict(self.plan), "best_val": self.best_val, "best_epoch": self.best_epoch,
-            "input_size": list(self.pixels.input_size), "classes": 10, "dataset": self.config.dataset,
+            "input_size": list(self.pixels.input_size), "dataset": self.config.dataset,
         }  # fmt: skip
 
 
@@ -391,10 +398,10 @@ def _model(config: TrainConfig, info: DatasetInfo, report: ProgressHook) -> tupl
         outputs = output_features(resolved.module, input_size)
     except Exception as error:
         raise CnnstatError(f"{config.model} cannot take input {format_shape(input_size)}: {error}") from None
-    if outputs < 10:
-        raise CnnstatError(f"{config.model} has {outputs} outputs; {info.title} has 10 classes")
+    if outputs < CLASSES:
+        raise CnnstatError(f"{config.model} has {outputs} outputs; {info.title} has {CLASSES} classes")
     if outputs > 10:
-        report(Notice(f"{config.model} has {outputs} outputs; only the first 10 are {info.title}'s classes"))
+        report(Notice(f"{config.model} has {outputs} outputs; only the first {CLASSES} are {info.title}'s classes"))
     _initialise(resolved.module, config.hyper.init)
     return resolved.module, input_size
 
@@ -428,6 +435,8 @@ def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHoo
     # (tens of seconds, inside a time budget), and each epoch's shuffle leaves out different images
     whole = per_rank_batch * dist.world
     usable = len(train_split) - len(train_split) % (whole if len(train_split) >= whole else dist.world)
+    if usable == 0:
+        raise CnnstatError(f"{len(train_split)} training images cannot be shared among {dist.world} processes")
     network = torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model
     if hyper.compile and setup.device.type == "cuda":
         network = torch.compile(network)  # type: ignore[assignment]
@@ -443,6 +452,17 @@ def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHoo
 def _restore(run: _Run, state: dict[str, Any]) -> None:
     if stored_config(state, run.out / "last.pt") != run.config:
         raise CheckpointError(f"{run.out}/last.pt was written by another configuration; resume with the same options")
+    try:
+        _restore_state(run, state)
+    except (TypeError, ValueError, KeyError, RuntimeError) as error:  # a field of another type or shape than cnnstat writes
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{run.out / 'last.pt'} is damaged: its training state cannot be restored ({reason})") from None
+    if run.has_val and run.best_epoch:
+        run.best_weights = _chosen_weights(run)
+
+
+def _restore_state(run: _Run, state: dict[str, Any]) -> None:
+    """Weights, plan, schedule, optimizer, scaler, random state and metrics, as last.pt holds them."""
     run.model.load_state_dict(state["model"])
     stored = state.get("plan") or {
         "epochs": run.config.hyper.epochs,
@@ -455,11 +475,11 @@ def _restore(run: _Run, state: dict[str, Any]) -> None:
     if "scaler" in state:
         run.scaler.load_state_dict(state["scaler"])
     torch.set_rng_state(state["rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
     run.metrics = [EpochMetrics(**m) for m in state["metrics"]]
     run.start_epoch = state["epoch"]
-    run.best_val, run.best_epoch = state.get("best_val", -1.0), state.get("best_epoch", 0)
-    if run.has_val and run.best_epoch:
-        run.best_weights = _chosen_weights(run)
+    run.best_val, run.best_epoch = float(state.get("best_val", -1.0)), int(state.get("best_epoch", 0))
 
 
 def _chosen_weights(run: _Run) -> dict[str, torch.Tensor] | None:
@@ -484,8 +504,8 @@ def _train_step(run: _Run, network: nn.Module, optimizer: torch.optim.Optimizer,
     if setup.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with setup.autocast():
-        logits = network(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=hyper.label_smoothing)
+        logits = class_logits(network(x))
+        loss = F.cross_entropy(logits, y, label_smoothing=hyper.label_smoothing)
     optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(optimizer)
@@ -496,7 +516,6 @@ def _train_step(run: _Run, network: nn.Module, optimizer: torch.optim.Optimizer,
 def _measure_pace(run: _Run, clock: Clock, *, quick: bool = False) -> Pace:
     """Seconds per step and per evaluation, measured on a throwaway copy of the model: the run itself is untouched."""
     hyper = run.config.hyper
-    rng = torch.get_rng_state()
     scaler_state = run.scaler.state_dict()
     model = copy.deepcopy(run.model)  # eager even where the run compiles: a second compilation would cost more than it tells
     optimizer = _optimizer(model, hyper)
@@ -516,12 +535,14 @@ def _measure_pace(run: _Run, clock: Clock, *, quick: bool = False) -> Pace:
         evaluate(model, eval_split.take(slice(0, size)), run.pixels, run.setup, hyper.eval_batch_size)
         return size / max(1, len(eval_split))
 
+    # every random state the probe draws from (dropout on the CPU or the GPU) is put back after it
+    devices = [run.setup.device] if run.setup.device.type == "cuda" else []
     try:
-        if quick:
-            return measure_pace(train_steps, evaluate_slice, clock, warm_up=1, min_steps=2, min_seconds=0.0)
-        return measure_pace(train_steps, evaluate_slice, clock)
+        with torch.random.fork_rng(devices=devices):
+            if quick:
+                return measure_pace(train_steps, evaluate_slice, clock, warm_up=1, min_steps=2, min_seconds=0.0)
+            return measure_pace(train_steps, evaluate_slice, clock)
     finally:
-        torch.set_rng_state(rng)
         run.scaler.load_state_dict(scaler_state)
 
 
@@ -560,7 +581,7 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
         if pace is not None:
             minutes = pace.seconds_per_step(run.steps_per_epoch) * run.steps_per_epoch / 60
             report(Notice(f"an epoch of {run.config.model} at {format_shape(run.pixels.input_size)} takes about "
-                          f"{minutes:,.1f} minutes here ({minutes * hyper.epochs:,.0f} for {hyper.epochs} epochs); "
+                          f"{minutes:,.1f} minutes here ({minutes * hyper.epochs:,.0f} minutes for {hyper.epochs} epochs); "
                           "--time-budget fits a run to the time you have"))  # fmt: skip
     run.scheduler = _scheduler(run.optimizer, hyper, run.plan)
     return pace
@@ -654,9 +675,13 @@ def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock,
         torch.distributed.broadcast(shared, 0)
         epoch_s, seconds_left = shared.tolist()
     new = replan(run.plan, done, epoch_s, seconds_left, may_grow=done == 1, max_epochs=hyper.epochs)
-    if new.epochs != run.plan.epochs and isinstance(run.scheduler, OneCycle):
+    if new.epochs == run.plan.epochs:
+        return
+    if isinstance(run.scheduler, OneCycle):
+        if new.total_steps < 4:  # one-cycle divides by its warm-up: too few steps to re-shape, keep the plan
+            return
         run.scheduler.replan(new.total_steps)
-        run.plan = new
+    run.plan = new
 
 
 def _finish(run: _Run) -> FinalResult:
@@ -727,8 +752,10 @@ def train(
                 _restore(run, load_checkpoint(out / "last.pt"))
             else:
                 pace = _plan(run, clock, deadline, report)
-                if run.dist.main:
+                if run.dist.main:  # a folder used again: nothing of an earlier run may outlive this one's start
+                    (out / "best.pt").unlink(missing_ok=True)
                     save_checkpoint(out / "last.pt", run.state(0))
+                    write_metrics_csv(out, [])
             saved = run.start_epoch
             seconds_left = deadline - clock() if deadline is not None else None
             report(RunStarted(run.setup.description, run.plan.epochs, run.steps_per_epoch, run.start_epoch,
@@ -746,16 +773,16 @@ def train(
                 raise CnnstatError(f"{out} holds no finished epoch to report")
             final = _finish(run)
     except KeyboardInterrupt:
-        raise TrainingInterrupted(_interrupted(config, out, saved, run.plan.epochs)) from None
+        raise TrainingInterrupted(_interrupted(config, out, saved, run.plan.epochs, resume)) from None
     return TrainResult(out, run.metrics, final, run.confusion, run.setup.description, data.info.classes, run.plan,
                        _weight_checksums(run.model, run.dist))  # fmt: skip
 
 
-def _interrupted(config: TrainConfig, out: Path, saved: int | None, epochs: int) -> str:
+def _interrupted(config: TrainConfig, out: Path, saved: int | None, epochs: int, resumed: bool) -> str:
     """Where Ctrl-C stopped the run, what last.pt holds, and the command that goes on."""
     resume = f"Resume with: cnnstat train {config.model} --resume --out {out}"
     if saved is None:
-        if (out / "last.pt").is_file():  # a resumed run, stopped while it read its checkpoint
+        if resumed:  # stopped while it read its checkpoint
             return f"interrupted before training began; {out / 'last.pt'} is as it was. {resume}"
         return "interrupted before the first checkpoint; nothing to resume: run the same command again"
     where = f"in epoch {saved + 1}" if saved < epochs else "during the final evaluation"

@@ -14,7 +14,7 @@ from ..errors import CheckpointError, DataError
 from ..zoo import output_features, resolve_model
 from .checkpoint import load_checkpoint, model_to_build
 from .data import DatasetInfo, dataset_info, load_dataset
-from .loop import Evaluation, Pixels, TrainConfig, evaluate, prepare_batch, stored_config
+from .loop import Evaluation, Pixels, TrainConfig, class_logits, evaluate, prepare_batch, stored_config
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,9 @@ def predict_images(trained: Trained, images: list[Path], invert: bool) -> list[t
         batch = 255 - batch
     with torch.no_grad():
         x = prepare_batch(batch, trained.pixels, None)
-        probabilities = trained.model(x).float().softmax(1)
+        probabilities = class_logits(trained.model(x)).softmax(1)
         if trained.flip_tta:
-            probabilities = (probabilities + trained.model(x.flip(-1)).float().softmax(1)) / 2
+            probabilities = (probabilities + class_logits(trained.model(x.flip(-1))).softmax(1)) / 2
     predictions = []
     for path, row in zip(images, probabilities, strict=True):
         index = int(row.argmax())
