@@ -240,3 +240,29 @@ def test_cli_time_budget_reports_the_plan_and_the_time_left(cli, tmp_path):
     assert load_checkpoint(out / "last.pt")["plan"]["epochs"] == 3  # the cap: without --epochs, the fast recipe's 3
     refused = cli("train", "fashion-fast", "--time-budget", "ten minutes", "--data", str(folder))
     assert refused.exit_code == 1 and "cannot read the duration" in refused.output
+
+
+@pytest.mark.parametrize("start_epoch, lefts", [(0, ["0:20 left", "0:10 left", ""]), (1, ["0:10 left", ""])])
+def test_the_progress_line_counts_down_what_is_left(monkeypatch, start_epoch, lefts):
+    """Three epochs of ten steps at one second a step: after each epoch, the steps still to come at that pace."""
+    import io
+
+    from rich.console import Console
+
+    import cnnstat.cli.train as cli_train
+    from cnnstat.training.loop import EpochDone, EpochStarted, RunStarted
+    from cnnstat.training.metrics import EpochMetrics
+
+    clock = FakeClock()
+    monkeypatch.setattr(cli_train.time, "perf_counter", clock)
+    output = io.StringIO()
+    printer = cli_train.ProgressPrinter(Console(file=output, width=200))
+    printer(RunStarted("cpu", epochs=3, steps=10, start_epoch=start_epoch))
+    for epoch in range(start_epoch + 1, 4):
+        printer(EpochStarted(epoch, 3))
+        clock.advance(10.0)
+        metrics = EpochMetrics(epoch, 0.5, 0.8, val_loss=0.4, val_acc=0.85, seconds=10.0, images_per_s=1.0, lr=0.1)
+        printer(EpochDone(metrics, 3))
+    printer.stop()
+    lines = [line for line in output.getvalue().splitlines() if line.startswith("epoch")]
+    assert [line.rsplit("lr 0.1", 1)[1].strip() for line in lines] == lefts

@@ -70,15 +70,17 @@ class ProgressPrinter:
         self.steps_before = self.steps_before_run = 0  # steps done before this epoch, and before this process began
         self.step_s: float | None = None  # measured before training, until this process has its own pace
 
-    def time_left(self, steps_done: int) -> str:
-        """The rest of the run at the pace so far (at the measured pace for the first steps), evaluations included."""
+    def time_left(self, completed: int) -> str:
+        """The rest of the run after ``completed`` of its steps, at this process's pace so far (at the measured pace for
+        its first steps), evaluations included."""
         from ..training.budget import format_duration
 
-        elapsed = time.perf_counter() - self.run_began
-        rate = elapsed / steps_done if steps_done >= STEP_REFRESH or self.step_s is None else self.step_s
-        if steps_done == 0 and self.step_s is None:
+        done_here = completed - self.steps_before_run
+        if done_here <= 0 and self.step_s is None:
             return ""
-        return f"{format_duration(rate * max(0, self.epochs * self.steps - self.steps_before - steps_done))} left"
+        elapsed = time.perf_counter() - self.run_began
+        rate = elapsed / done_here if done_here >= STEP_REFRESH or self.step_s is None else self.step_s
+        return f"{format_duration(rate * max(0, self.epochs * self.steps - completed))} left"
 
     def __call__(self, event: Any) -> None:
         from ..training.budget import format_duration
@@ -111,9 +113,9 @@ class ProgressPrinter:
             self.task = self.progress.add_task(f"epoch {event.epoch}/{self.epochs}", total=self.steps, stats="")
         elif isinstance(event, StepDone) and event.step % STEP_REFRESH == 0:
             seen = event.seen
-            done = self.steps_before - self.steps_before_run + event.step
             stats = (f"loss {event.loss_sum.item() / seen:.3f}  acc {100 * event.correct.item() / seen:.1f}%  "
-                     f"{seen / (time.perf_counter() - self.epoch_began):,.0f} img/s  {self.time_left(done)}")  # fmt: skip
+                     f"{seen / (time.perf_counter() - self.epoch_began):,.0f} img/s  "
+                     f"{self.time_left(self.steps_before + event.step)}")  # fmt: skip
             self.progress.update(self.task, completed=event.step, stats=stats)
         elif isinstance(event, EpochDone):
             m = event.metrics
@@ -125,7 +127,7 @@ class ProgressPrinter:
             if event.epochs != self.epochs:
                 replanned = f"  [yellow]re-planned: {_count(event.epochs, 'epoch')} to end within the budget[/yellow]"
                 self.epochs = event.epochs
-            left = self.time_left(self.steps_before - self.steps_before_run) if m.epoch < self.epochs else ""
+            left = self.time_left(self.steps_before) if m.epoch < self.epochs else ""
             self.console.print(
                 f"epoch {m.epoch:>3}/{self.epochs}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  {held_out}  "
                 f"{m.seconds:.1f} s  {m.images_per_s:,.0f} img/s  lr {m.lr:.2g}  {left}{replanned}"
