@@ -560,8 +560,11 @@ def main() -> int:
 
     print(f"## Output of bench/compare_tools.py — {date.today().isoformat()}\n")
     print(f"Python {sys.version.split()[0]}; cnnstat at commit {commit}; throw-away environment: {pip_report}\n")
-    print_table(["package", "version"], [[k, str(v)] for k, v in (found or {"versions": error}).items()])
     where = str((found or {}).get("torch imported from", ""))
+    shown = {**(found or {"versions": error})}
+    if where:  # relative to the checkout, so that no machine's own paths go into the document
+        shown["torch imported from"] = os.path.relpath(where, REPO) if Path(where).is_relative_to(REPO) else where
+    print_table(["package", "version"], [[k, str(v)] for k, v in shown.items()])
     if not any(where.startswith(p) for p in site.getsitepackages()):
         print(f"Note: the tools ran on a torch other than the project's ({where or 'unknown'}).\n")
 

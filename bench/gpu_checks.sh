@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:?name the folder with the Fashion-MNIST IDX files}
-LOG=${LOG:-/tmp/cnnstat-gpu}
+LOG=${LOG:-runs/gpu-checks}  # under the checkout (runs/ is not tracked) unless LOG names another folder
 RUNS=${RUNS:-$LOG/runs}
 mkdir -p "$LOG" "$RUNS"
 export PYTHONUNBUFFERED=1
