@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -9,6 +10,16 @@ from ..counting.report import Report
 
 AGREES, EXPLAINED, MISMATCH, NOT_COUNTED = "agrees", "explained", "MISMATCH", "not counted"
 TOTAL = "(model)"
+
+
+def call_keys(names: Iterable[str]) -> list[tuple[str, int]]:
+    """(name, call number from 1) for each row: a module called several times has several rows, told apart so."""
+    seen: dict[str, int] = {}
+    keys = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        keys.append((name, seen[name]))
+    return keys
 
 
 @dataclass(frozen=True)

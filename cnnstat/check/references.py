@@ -14,7 +14,7 @@ from ..counting.records import format_shape
 from ..counting.report import LayerCounts, Report
 from ..counting.trace import trace
 from ..zoo import ModelEntry, PublishedFigure, torchvision_figures
-from .comparison import AGREES, EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL, Comparison
+from .comparison import AGREES, EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL, Comparison, call_keys
 from .ledgers import FLOP_REFERENCES, flop_comparisons, ledgers
 
 
@@ -121,18 +121,13 @@ def _shape_comparisons(meta: nn.Module, real: nn.Module, specs: list[InputSpec])
 
 
 def _by_call(calls: list[tuple[str, tuple[int, ...] | None]]) -> dict[tuple[str, int], tuple[int, ...] | None]:
-    """Each call's output shape under (module name, how many calls of it came before)."""
-    count: dict[str, int] = {}
-    keyed = {}
-    for name, shape in calls:
-        keyed[(name, count.get(name, 0))] = shape
-        count[name] = count.get(name, 0) + 1
-    return keyed
+    """Each call's output shape under (module name, call number)."""
+    return dict(zip(call_keys(name for name, _ in calls), (shape for _, shape in calls), strict=True))
 
 
 def _call_name(key: tuple[str, int]) -> str:
     name, call = key
-    return (name or TOTAL) + (f" (call {call + 1})" if call else "")
+    return (name or TOTAL) + (f" (call {call})" if call > 1 else "")
 
 
 def _published(reference: str, figure: PublishedFigure, ours: int) -> Comparison:

@@ -21,6 +21,7 @@ from ..counting.records import format_shape
 from ..counting.report import Report
 from ..errors import CnnstatError
 from ..formats import check_format
+from .comparison import call_keys
 
 FORMAT = 2  # 1: cnnstat 0.1 (fvcore and lenet FLOPs as their own fields)
 _IDENTITY = ("type", "input_shape", "output_shape", "params", "trainable_params")
@@ -114,14 +115,8 @@ def _layer_problem(layer: dict[str, Any]) -> str | None:
     return None
 
 
-def _layer_key(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """(name, call number): a module called several times has several rows."""
-    seen: dict[str, int] = {}
-    keys = []
-    for layer in layers:
-        seen[layer["name"]] = seen.get(layer["name"], 0) + 1
-        keys.append((layer["name"], seen[layer["name"]]))
-    return keys
+def _keys(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    return call_keys(layer["name"] for layer in layers)
 
 
 def _flatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -133,8 +128,8 @@ def _flatten(row: dict[str, Any]) -> dict[str, Any]:
 
 def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
     """(differences as "layer L: field old → new", fields measured now that the old snapshot does not have)."""
-    old_rows = {key: _flatten(row) for key, row in zip(_layer_key(old["layers"]), old["layers"], strict=True)}
-    new_rows = {key: _flatten(row) for key, row in zip(_layer_key(new["layers"]), new["layers"], strict=True)}
+    old_rows = {key: _flatten(row) for key, row in zip(_keys(old["layers"]), old["layers"], strict=True)}
+    new_rows = {key: _flatten(row) for key, row in zip(_keys(new["layers"]), new["layers"], strict=True)}
     differences, new_fields = [], set()
     for key, row in new_rows.items():
         label = key[0] if key[1] == 1 else f"{key[0]} (call {key[1]})"
