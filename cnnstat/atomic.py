@@ -38,6 +38,13 @@ def check_writable(folder: Path) -> None:
         raise OutputError(f"cannot write into {folder}: {_why(error)}") from None
 
 
+def check_file_writable(path: Path) -> None:
+    """``path`` can be written as a file: it is no folder, and its folder (created if missing) takes a file."""
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: name a file to write")
+    check_writable(path.parent)
+
+
 def _fsync(path: Path, directory: bool = False) -> None:
     try:
         handle = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from ..atomic import check_file_writable, check_writable
 from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
 from ..counting.memory import OPTIMIZER_STATES
 from ..counting.time_limit import MAX_TIMEOUT_S
@@ -80,36 +81,30 @@ ConventionOpt = Annotated[
     ConventionName, typer.Option("--convention", "-c", help="FLOP convention (docs/conventions.md).")  # type: ignore[valid-type]
 ]
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Print each layer's formula with its numbers filled in.")]
-def _writable_file(value: Path | None) -> Path | None:
-    """--out is checked while the command line is read, before any work: a folder, or one that cannot be written, is refused."""
-    from ..atomic import check_writable
-
-    if value is not None:
-        if value.is_dir():
-            raise typer.BadParameter(f"{value} is a folder: name a file to write")
-        try:
-            check_writable(value.parent)
-        except CnnstatError as error:
-            raise typer.BadParameter(str(error)) from None
-    return value
 
 
-def writable_folder(value: Path | None) -> Path | None:
-    """A folder option checked while the command line is read: created if missing, refused if it cannot be written."""
-    from ..atomic import check_writable
+def checked_while_parsing(check: Callable[[Path], None]) -> Callable[[Path | None], Path | None]:
+    """A Typer callback that runs ``check`` on a path option as the command line is read, before any work: what it
+    refuses is a usage error naming the option."""
 
-    if value is not None:
-        try:
-            check_writable(value)
-        except CnnstatError as error:
-            raise typer.BadParameter(str(error)) from None
-    return value
+    def callback(value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                check(value)
+            except CnnstatError as error:
+                raise typer.BadParameter(str(error)) from None
+        return value
+
+    return callback
 
 
+#: A folder option checked as the command line is read: created if missing, refused if it cannot be written.
+writable_folder = checked_while_parsing(check_writable)
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--out", "-o", callback=_writable_file, help="Write the output to this file (atomically) instead of stdout."),
-]
+    typer.Option("--out", "-o", callback=checked_while_parsing(check_file_writable),
+                 help="Write the output to this file (atomically) instead of stdout."),
+]  # fmt: skip
 OptimizerOpt = Annotated[
     OptimizerName,  # type: ignore[valid-type]
     typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),

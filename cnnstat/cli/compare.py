@@ -115,14 +115,12 @@ def compare(
     out: OutOpt = None,
 ) -> None:
     """One row per model: parameters, MACs, FLOPs, connections, neurons, memory, depth, receptive field."""
-    from ..atomic import check_writable
+    from ..atomic import check_file_writable
 
     if plot is not None:
         if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
             raise CnnstatError(f"--plot {plot}: name a .png, .svg or .pdf file")
-        if plot.is_dir():
-            raise CnnstatError(f"--plot {plot} is a folder: name a file")
-        check_writable(plot.parent)  # before minutes of counting, not after
+        check_file_writable(plot)  # before minutes of counting, not after
     err = stderr_console()
     reports = []
     for name in models:

@@ -312,9 +312,9 @@ def predict(
     if not test and not images:
         raise CnnstatError("name one or more images, or pass --test")
     if out is not None:
-        from ..atomic import check_writable
+        from ..atomic import check_file_writable
 
-        check_writable(out.parent)  # before the test set is evaluated
+        check_file_writable(out)  # before the test set is evaluated
     if test:
         evaluation, size = evaluate_test_set(trained, data)
         sys.stdout.write(f"test accuracy {100 * evaluation.accuracy:.2f}% on {size:,} images ({checkpoint})\n")
