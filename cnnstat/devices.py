@@ -66,17 +66,19 @@ class CpuInfo:
 
 def cpu_info() -> CpuInfo:
     """This machine's CPU, read from /proc/cpuinfo where there is one."""
-    model, flags = os.uname().machine, set()
+    model: str | None = None
+    flags: set[str] = set()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
+        for line in cpuinfo.read_text(errors="replace").splitlines():  # the first core's lines speak for all
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and model == os.uname().machine:
+            if key.strip() == "model name" and model is None:
                 model = value.strip()
             elif key.strip() == "flags" and not flags:
                 flags = set(value.split())
     wanted = ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile")
-    return CpuInfo(model, torch.backends.cpu.get_cpu_capability(), tuple(f for f in wanted if f in flags), cpu_has_native_bf16())
+    return CpuInfo(model or os.uname().machine, torch.backends.cpu.get_cpu_capability(), tuple(f for f in wanted if f in flags),
+                   cpu_has_native_bf16())  # fmt: skip
 
 
 def select_device(requested: str = "auto", *, amp: bool | None = None, channels_last: bool | None = None) -> DeviceSetup:

@@ -10,7 +10,9 @@ from fashion_fixtures import synthetic_split, write_csv_set, write_idx, write_id
 
 import cnnstat.training.data as data_module
 from cnnstat.errors import DataError
-from cnnstat.training.data import CLASSES, DATASETS, DEBIAN_DIR, load_dataset, load_fashion_mnist, read_folder
+from cnnstat.training.data import DATASETS, load_dataset, load_fashion_mnist, read_folder
+
+FASHION = DATASETS["fashion-mnist"]
 
 
 def test_reads_gzipped_idx(tmp_path):
@@ -88,18 +90,18 @@ def test_bad_csv_is_named(tmp_path):
         read_folder(tmp_path)
 
 
-@pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed (CI installs it)")
+@pytest.mark.skipif(not FASHION.debian_dir.is_dir(), reason="Debian package dataset-fashion-mnist not installed (CI installs it)")
 def test_real_fashion_mnist_from_the_debian_package():
-    data = load_fashion_mnist(DEBIAN_DIR)
+    data = load_fashion_mnist(FASHION.debian_dir)
     assert data.train.images.shape == (60_000, 28, 28) and len(data.test) == 10_000
     assert data.train.labels.bincount().tolist() == [6_000] * 10
-    assert len(CLASSES) == 10
+    assert len(FASHION.classes) == 10
 
 
 def test_each_data_set_names_its_classes_and_statistics():
     assert DATASETS["mnist"].classes == tuple("0123456789")
     assert DATASETS["kmnist"].classes == ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo")
-    assert DATASETS["fashion-mnist"].classes == CLASSES and CLASSES[9] == "Ankle boot"
+    assert FASHION.classes[0] == "T-shirt/top" and FASHION.classes[9] == "Ankle boot"
     stats = {name: (info.mean, info.std) for name, info in DATASETS.items()}
     assert stats == {"fashion-mnist": (0.2860, 0.3530), "mnist": (0.1307, 0.3081), "kmnist": (0.1918, 0.3483)}
 

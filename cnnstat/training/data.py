@@ -70,8 +70,6 @@ DATASETS: dict[str, DatasetInfo] = {
     ),
 }  # fmt: skip
 FASHION = DATASETS["fashion-mnist"]
-CLASSES = FASHION.classes
-DEBIAN_DIR = FASHION.debian_dir
 
 
 def dataset_info(name: str) -> DatasetInfo:

@@ -554,6 +554,12 @@ def _final_eval_passes(run: _Run) -> float:
     return (2 + 2 * test_share) if run.config.hyper.flip_tta and run.pixels.mirror else test_share
 
 
+def _seconds_for_training(run: _Run, deadline: float, clock: Clock, pace: Pace) -> float:
+    """What the budget leaves for epochs from now: the time to the deadline less what the run's end is kept."""
+    assert run.config.hyper.time_budget is not None
+    return deadline - clock() - reserve_seconds(_final_eval_passes(run) * pace.eval_s, run.config.hyper.time_budget)
+
+
 def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook) -> Pace | None:
     """Fix the epochs and the schedule: the recipe's, or as many as fit the time budget at the pace measured now."""
     hyper = run.config.hyper
@@ -565,9 +571,8 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
             torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
             pace = Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
     if deadline is not None:
-        assert pace is not None and hyper.time_budget is not None
-        reserved = reserve_seconds(_final_eval_passes(run) * pace.eval_s, hyper.time_budget)
-        left = deadline - clock() - reserved
+        assert pace is not None
+        left = _seconds_for_training(run, deadline, clock, pace)
         run.plan = plan_epochs(pace.seconds_per_step(run.steps_per_epoch), run.steps_per_epoch, left, max_epochs=hyper.epochs)
         if run.plan.seconds_per_epoch is not None and run.plan.seconds_per_epoch > left:
             report(Notice(f"one epoch takes about {run.plan.seconds_per_epoch:.0f} s at the pace measured, more than the "
@@ -668,8 +673,7 @@ def _checkpoint(run: _Run, metrics: EpochMetrics) -> None:
 def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock, pace: Pace) -> None:
     """After an epoch of a budgeted run: keep the plan, or stretch (after the first) or shrink it to end on time."""
     hyper = run.config.hyper
-    assert hyper.time_budget is not None
-    seconds_left = deadline - clock() - reserve_seconds(_final_eval_passes(run) * pace.eval_s, hyper.time_budget)
+    seconds_left = _seconds_for_training(run, deadline, clock, pace)
     if run.dist.world > 1:  # all processes follow the main one's clock
         shared = torch.tensor([epoch_s, seconds_left], dtype=torch.float64, device=run.setup.device)
         torch.distributed.broadcast(shared, 0)
