@@ -210,3 +210,41 @@ def test_bench_refuses_more_threads_than_are_sane_before_any_work(cli, threads):
     result = cli("bench", "lenet5", "--device", "cpu", "--threads", threads, "--min-time", "0.01", "--batch-size", "1")
     line = one_error_line(result)
     assert f"--threads {threads}: choose 1 to" in line
+
+
+def _signal_at(monkeypatch, seconds: float) -> None:
+    """Deliver SIGALRM right when ``time_limit`` sets the timer to ``seconds``: the moment a real signal can land at."""
+    import os
+
+    from cnnstat.counting import time_limit as module
+
+    real = signal.setitimer
+    calls = []
+
+    def setitimer(which, value, interval=0.0):
+        result = real(which, value, interval)
+        if value == seconds and not calls:
+            calls.append(value)
+            os.kill(os.getpid(), signal.SIGALRM)
+        return result
+
+    monkeypatch.setattr(module.signal, "setitimer", setitimer)
+
+
+def test_a_signal_landing_while_the_timer_is_disarmed_lets_the_block_s_own_error_through(monkeypatch):
+    from cnnstat.counting.time_limit import time_limit
+
+    _signal_at(monkeypatch, 0)  # as the block ends with an error, just before the timer is off
+    with pytest.raises(KeyError, match="the block's own"), time_limit(30, "Net"):
+        raise KeyError("the block's own")
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+def test_a_signal_landing_while_the_timer_is_armed_still_stops_the_block(monkeypatch):
+    from cnnstat.counting.time_limit import TraceTimeout, time_limit
+
+    _signal_at(monkeypatch, 0.5)  # inside the entry, right after arming: passed over, the timer itself still fires
+    with pytest.raises(TraceTimeout, match=r"Net did not finish within 0\.5 s"), time_limit(0.5, "Net"):
+        while True:
+            pass
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

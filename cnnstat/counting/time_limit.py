@@ -8,8 +8,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
@@ -25,6 +23,8 @@ GRACE_S = 30.0
 # garbage-collector callback or a __del__, Python only prints it. Far enough apart that cnnstat's own clean-up,
 # after the first, is not cut short by the next.
 REPEAT_S = 1.0
+# How soon the signal comes again after landing in an import or a finalizer, which it lets finish.
+RETRY_S = 0.05
 
 
 class TraceTimeout(TraceError):
@@ -39,45 +39,53 @@ class _Expired(BaseException):
     """
 
 
-@contextmanager
-def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+class time_limit:  # noqa: N801 - used as a function-like context manager: ``with time_limit(5, "resnet50"):``
     """Raise :class:`TraceTimeout` naming ``what`` if the block runs longer than ``seconds``; no limit for None.
 
     Uses the process's interval timer, so it works in the main thread of a Unix process (the command
-    line); elsewhere a limit is refused rather than silently ignored.
+    line); elsewhere a limit is refused rather than silently ignored. A class rather than a generator:
+    the signal can land anywhere, and it must never land in the code that arms or disarms the timer
+    (an exception raised there would leave the handler installed), so the handler recognises these
+    two methods by their code.
     """
-    if seconds is None:
-        yield
-        return
-    if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
-        raise TraceError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, got {seconds:g}")
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        raise TraceError("--timeout needs the main thread of a Unix process")
 
-    deadline = time.monotonic() + seconds
+    def __init__(self, seconds: float | None, what: str) -> None:
+        if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
+            raise TraceError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, got {seconds:g}")
+        if seconds is not None and (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()):
+            raise TraceError("--timeout needs the main thread of a Unix process")
+        self.seconds = seconds
+        self.what = what
 
-    def expire(signum: int, frame: FrameType | None) -> None:
+    def __enter__(self) -> None:
+        if self.seconds is None:
+            return
+        self._deadline = time.monotonic() + self.seconds
+        self._state = _TorchState.now()
+        self._previous = signal.signal(signal.SIGALRM, self._expire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds, REPEAT_S)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, traceback: Any) -> bool:
+        if self.seconds is None:
+            return False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._previous)
+        if kind is not _Expired:
+            return False
+        self._state.restore()
+        raise TraceTimeout(f"{self.what} did not finish within {self.seconds:g} s (--timeout); does its forward loop forever?") from None
+
+    def _expire(self, signum: int, frame: FrameType | None) -> None:
+        # Inside this class's own entry or exit the user's code is not running: on the way in the timer's repeat
+        # brings the signal again, on the way out the timer is (or is about to be) off; re-arming could outlive it.
+        if _runs_own_code(frame):
+            return
         # A module cut half-way through its import stays broken for the rest of the process (the next `import sympy`
         # finds no `sympy.logic`), and a finalizer would lose the signal: let either finish, then stop the model.
-        if _must_not_be_cut(frame) and time.monotonic() < deadline + GRACE_S:
-            signal.setitimer(signal.ITIMER_REAL, 0.05, REPEAT_S)
+        if _must_not_be_cut(frame) and time.monotonic() < self._deadline + GRACE_S:
+            signal.setitimer(signal.ITIMER_REAL, RETRY_S, REPEAT_S)
             return
         raise _Expired
-
-    state = _TorchState.now()
-    previous = signal.signal(signal.SIGALRM, expire)
-    try:
-        try:
-            signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT_S)
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-    except _Expired:  # also when the signal lands in the inner finally, before the timer is off
-        state.restore()
-        raise TraceTimeout(f"{what} did not finish within {seconds:g} s (--timeout); does its forward loop forever?") from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)  # again: the signal may have landed before the inner finally turned it off
-        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,16 @@ class _TorchState:
                 autograd._pop_saved_tensors_default_hooks()
         except (AttributeError, RuntimeError):
             pass
+
+
+def _runs_own_code(frame: FrameType | None) -> bool:
+    """Whether ``frame`` or a caller of it is :class:`time_limit`'s ``__enter__`` or ``__exit__``."""
+    own = {time_limit.__enter__.__code__, time_limit.__exit__.__code__}
+    while frame is not None:
+        if frame.f_code in own:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _must_not_be_cut(frame: FrameType | None) -> bool:
