@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from .registry import register_model
@@ -12,10 +13,25 @@ def conv_bn_relu(in_channels: int, out_channels: int, stride: int = 1) -> list[n
     return [nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
+class FlattenChannelsLast(nn.Module):
+    """Flatten (N, C, H, W) as (N, H·W·C): a view, no copy, of a channels_last tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 2, 3, 1).flatten(1)
+
+
 @register_model("fashion-fast", input_size=(1, 28, 28), source="cnnstat")
 def fashion_fast() -> nn.Module:
-    """Two stride-2 conv blocks and a linear head: 90% on Fashion-MNIST in two CPU epochs."""
-    return nn.Sequential(*conv_bn_relu(1, 32, stride=2), *conv_bn_relu(32, 64, stride=2), nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
+    """Two stride-2 conv blocks (16, then 64 channels) and a linear head: 90.6% on Fashion-MNIST in three CPU epochs.
+
+    Tried on two AVX2 cores for three epochs, 32 channels in the first block reached 90.9% but an epoch took about
+    half as long again; 16 keeps the run inside a seventh of the classic recipe's time. The map is flattened
+    channels-last (height, width, channel), free for a channels_last tensor: flattened channel-first, the forward
+    pass copied it, the backward pass mixed layouts, and a step took about 20% longer.
+    """
+    return nn.Sequential(
+        *conv_bn_relu(1, 16, stride=2), *conv_bn_relu(16, 64, stride=2), FlattenChannelsLast(), nn.Linear(64 * 7 * 7, 10)
+    )
 
 
 @register_model("fashion-vgg", input_size=(1, 28, 28), source="cnnstat")
