@@ -86,15 +86,16 @@ def test_the_plan_is_the_most_whole_epochs_that_fit():
         plan_epochs(0.0, 100, 10.0)
 
 
-def test_replanning_shrinks_to_end_on_time_and_grows_only_early():
+def test_replanning_shrinks_to_end_on_time_and_grows_only_to_its_ceiling():
     plan = Plan(10, 1000, 10.0)
-    assert replan(plan, 1, 10.0, 90.0, may_grow=True).epochs == 10  # on pace
-    assert replan(plan, 1, 8.0, 90.0, may_grow=True).epochs == 12  # faster than measured: 11 more fit
-    assert replan(plan, 1, 8.0, 90.0, may_grow=True, max_epochs=11).epochs == 11
-    assert replan(plan, 5, 8.0, 90.0, may_grow=False).epochs == 10  # later, never longer
-    assert replan(plan, 5, 20.0, 50.0, may_grow=False) == Plan(7, 700, 20.0)  # slower: two more fit
-    assert replan(plan, 5, 20.0, 1.0, may_grow=False).epochs == 6  # out of time: the next epoch ends it
-    assert replan(plan, 10, 20.0, 0.0, may_grow=False).epochs == 10  # done
+    assert replan(plan, 1, 10.0, 90.0, ceiling=60).epochs == 10  # on pace
+    assert replan(plan, 1, 8.0, 90.0, ceiling=60).epochs == 12  # faster than measured: 11 more fit
+    assert replan(plan, 1, 8.0, 90.0, ceiling=11).epochs == 11
+    assert replan(plan, 5, 8.0, 90.0, ceiling=10).epochs == 10  # later, never past what was planned
+    assert replan(plan, 5, 20.0, 50.0, ceiling=10) == Plan(7, 700, 20.0)  # slower: two more fit
+    assert replan(Plan(7, 700, 20.0), 6, 10.0, 40.0, ceiling=10).epochs == 10  # the slowness passed: back to 10
+    assert replan(plan, 5, 20.0, 1.0, ceiling=10).epochs == 6  # out of time: the next epoch ends it
+    assert replan(plan, 10, 20.0, 0.0, ceiling=10).epochs == 10  # done
 
 
 def test_the_reserve_covers_the_final_evaluation_files_and_noise():
@@ -171,6 +172,24 @@ def test_a_run_that_slows_down_replans_and_still_completes_its_schedule(data, tm
     state = load_checkpoint(tmp_path / "run" / "last.pt")
     assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"]
     assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3  # annealed to the end
+
+
+def test_a_plan_cut_by_one_slow_epoch_grows_back_when_the_pace_returns(data, tmp_path, fake_time):
+    clock, hook, costs = fake_time
+
+    def slow_second_epoch(event):
+        hook(event)
+        if isinstance(event, EpochStarted):
+            costs["step"] = 3 * STEP_S if event.epoch == 2 else STEP_S
+
+    budget = 40.0
+    result = train(_budgeted(budget), data, tmp_path / "run", progress=slow_second_epoch, clock=clock, started=clock())
+    epoch_s, slow_epoch_s = 896 // 64 * STEP_S + EVAL_S, 896 // 64 * 3 * STEP_S + EVAL_S
+    left_after_epoch_3 = budget - reserve_seconds(2 * EVAL_S + 2 * EVAL_S * 256 / VAL, budget) - 2 * epoch_s - slow_epoch_s
+    assert len(result.metrics) == result.plan.epochs == 3 + int(left_after_epoch_3 // epoch_s) == 11  # cut to 6, then back
+    assert clock() - 1000.0 <= budget
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"]
 
 
 def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_path, fake_time):

@@ -99,19 +99,16 @@ def plan_epochs(
     return Plan(epochs, epochs * steps_per_epoch, epoch_s)
 
 
-def replan(plan: Plan, done: int, epoch_s: float, seconds_left: float, *, may_grow: bool, max_epochs: int | None = None) -> Plan:
+def replan(plan: Plan, done: int, epoch_s: float, seconds_left: float, *, ceiling: int) -> Plan:
     """The plan after ``done`` epochs that took ``epoch_s`` each, with ``seconds_left`` for the rest.
 
-    It shrinks whenever the planned epochs would overrun, and grows only when ``may_grow`` (after the
-    first epoch, when the schedule has barely begun). It never ends before the next epoch.
+    It shrinks whenever the planned epochs would overrun, and grows to at most ``ceiling`` epochs (the
+    caller's choice: the recipe's most after the first epoch, when the schedule has barely begun; later,
+    only back to the most it planned, which one slow epoch may have cut). It never ends before the next epoch.
     """
     steps_per_epoch = plan.total_steps // plan.epochs
     remaining = plan_epochs(epoch_s / steps_per_epoch, steps_per_epoch, seconds_left, max_epochs=None, min_epochs=1)
-    epochs = done + remaining.epochs
-    if max_epochs is not None:
-        epochs = min(epochs, max_epochs)
-    if not may_grow:
-        epochs = min(epochs, plan.epochs)
+    epochs = min(done + remaining.epochs, ceiling)
     epochs = max(epochs, done + 1) if done < plan.epochs else plan.epochs
     return Plan(epochs, epochs * steps_per_epoch, epoch_s)
 

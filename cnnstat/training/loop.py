@@ -344,6 +344,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     metrics: list[EpochMetrics] = field(default_factory=list)
     start_epoch: int = 0
+    most_epochs_planned: int = 0  # under a budget: a slow epoch may cut the plan, and a later re-plan grow it back to this
     best_val: float = -1.0
     best_epoch: int = 0
     best_weights: dict[str, torch.Tensor] | None = None
@@ -678,7 +679,9 @@ def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock,
         shared = torch.tensor([epoch_s, seconds_left], dtype=torch.float64, device=run.setup.device)
         torch.distributed.broadcast(shared, 0)
         epoch_s, seconds_left = shared.tolist()
-    new = replan(run.plan, done, epoch_s, seconds_left, may_grow=done == 1, max_epochs=hyper.epochs)
+    run.most_epochs_planned = max(run.most_epochs_planned, run.plan.epochs)
+    ceiling = hyper.epochs if done == 1 else run.most_epochs_planned
+    new = replan(run.plan, done, epoch_s, seconds_left, ceiling=ceiling)
     if new.epochs == run.plan.epochs:
         return
     if isinstance(run.scheduler, OneCycle):
