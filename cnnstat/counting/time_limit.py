@@ -50,10 +50,11 @@ class time_limit:  # noqa: N801 - used as a function-like context manager: ``wit
     """
 
     def __init__(self, seconds: float | None, what: str) -> None:
-        if seconds is not None and not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
-            raise TraceError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, got {seconds:g}")
-        if seconds is not None and (not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread()):
-            raise TraceError("--timeout needs the main thread of a Unix process")
+        if seconds is not None:
+            if not (math.isfinite(seconds) and 0 < seconds <= MAX_TIMEOUT_S):
+                raise TraceError(f"--timeout must be more than 0 and at most {MAX_TIMEOUT_S:g} s, got {seconds:g}")
+            if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+                raise TraceError("--timeout needs the main thread of a Unix process")
         self.seconds = seconds
         self.what = what
 

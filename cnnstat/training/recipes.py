@@ -39,7 +39,8 @@ RECIPES: dict[str, Recipe] = {
         epochs=20, batch_size=256, lr=0.9, optimizer="sgd", schedule="constant", pixels="unit", init="xavier", amp=False, val=0
     ),
     # Time to 90.5% on a CPU: large batches, Adam with a one-cycle schedule, few epochs (for fashion-fast on two AVX2
-    # EPYC cores, two reached 89.8%, three 90.4-90.8%, at about 4 s each), channels_last (NCHW was 1.3x slower for the earlier 32-channel model).
+    # EPYC cores, two reached 89.8%, three 90.4-90.8%, at about 4 s each), channels_last (NCHW was 1.3x slower for
+    # the earlier 32-channel model).
     "fast": Recipe(
         epochs=3, batch_size=256, lr=0.02, optimizer="adam", schedule="onecycle", label_smoothing=0.05, amp=True,
         channels_last=True, compile=True,
