@@ -34,21 +34,32 @@ def fashion_fast() -> nn.Module:
     )
 
 
+def conv_pool_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
+    """3×3 convolution, 2×2 max-pool, then batch norm and ReLU on the pooled map, a quarter the size.
+
+    Max-pooling first is what a VGG block computes where batch norm's scale is positive; on a CPU the
+    batch norm and ReLU (and their backward passes) cost as much as the convolution at this size.
+    """
+    convolution, _, relu = conv_bn_relu(in_channels, out_channels)
+    return [convolution, nn.MaxPool2d(2), nn.BatchNorm2d(out_channels), relu]
+
+
 @register_model("fashion-vgg", input_size=(1, 28, 28), source="cnnstat")
 def fashion_vgg() -> nn.Module:
-    """A small VGG-style net with batch norm and a flattened 7×7 head, for the `best` recipe.
+    """A small VGG-style net with batch norm and a flattened 7×7 head, for the `best` recipe: 93.7-93.9% in 17 epochs.
 
-    The head keeps where on the garment a feature is: with global average pooling instead, the
-    same convolutions reached 92.6% rather than 93.6% in the same 14-15 epochs.
+    Tuned for a time budget on a CPU. The first convolution has stride 2 instead of a full-size convolution
+    and a pool, and the second block pools before its batch norm: a training step takes 0.7× the time of
+    the plain VGG layout in float32 (AVX2) and 0.45× in bf16, at the same accuracy for the same time. It has
+    no dropout, which on a CPU cost a fifth of a bf16 step and gained nothing in runs of 12 epochs. The head
+    keeps where on the garment a feature is: with global average pooling the convolutions reached 92.6%
+    rather than 93.6% in 14-15 epochs. The map is flattened channels-last, a view of a channels_last tensor.
     """
     return nn.Sequential(
-        *conv_bn_relu(1, 32),
-        nn.MaxPool2d(2),
+        *conv_bn_relu(1, 32, stride=2),
         *conv_bn_relu(32, 64),
-        *conv_bn_relu(64, 64),
-        nn.MaxPool2d(2),
+        *conv_pool_bn_relu(64, 64),
         *conv_bn_relu(64, 128),
-        nn.Flatten(),
-        nn.Dropout(0.3),
+        FlattenChannelsLast(),
         nn.Linear(128 * 7 * 7, 10),
     )
