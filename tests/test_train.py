@@ -17,7 +17,8 @@ from fashion_fixtures import synthetic_split, write_csv_set, write_idx_set
 from cnnstat.devices import select_device
 from cnnstat.training.checkpoint import load_checkpoint
 from cnnstat.training.data import DATASETS, load_fashion_mnist
-from cnnstat.training.loop import EpochStarted, Pixels, TrainConfig, TrainingInterrupted, prepare_batch, train
+from cnnstat.training.images import Pixels, prepare_batch
+from cnnstat.training.loop import EpochStarted, TrainConfig, TrainingInterrupted, train
 from cnnstat.training.recipes import RECIPES, build_recipe, default_recipe
 
 QUICK = ("--epochs", "2", "--batch-size", "64", "--device", "cpu", "--val", "64")

@@ -17,13 +17,15 @@ from cnnstat.training.budget import (
     format_duration,
     measure_pace,
     parse_duration,
-    plan_epochs,
+    plan_steps,
     replan,
+    replan_tolerance,
     reserve_seconds,
 )
 from cnnstat.training.checkpoint import load_checkpoint
 from cnnstat.training.data import load_fashion_mnist
-from cnnstat.training.loop import EpochStarted, StepDone, TrainConfig, TrainingInterrupted, train
+from cnnstat.training.evaluation import PLAIN
+from cnnstat.training.loop import EpochDone, EpochStarted, StepDone, TrainConfig, TrainingInterrupted, train
 from cnnstat.training.recipes import build_recipe
 
 
@@ -76,26 +78,56 @@ def test_the_pace_is_the_time_of_the_timed_steps_and_the_scaled_evaluation():
     assert pace.seconds_per_step(100) == pytest.approx(0.25 + 2.5 / 100)
 
 
-def test_the_plan_is_the_most_whole_epochs_that_fit():
-    plan = plan_epochs(0.1, 100, 95.0)  # 10 s an epoch
-    assert plan == Plan(9, 900, pytest.approx(10.0))
-    assert plan_epochs(0.1, 100, 100.0).epochs == 10  # exactly ten fit
-    assert plan_epochs(0.1, 100, 95.0, max_epochs=4).epochs == 4
-    assert plan_epochs(0.1, 100, 3.0).epochs == 1  # never less than one epoch
+def most_steps_that_fit(available_s: float, steps_per_epoch: int, eval_s: float, step_s, cap: int = 10_000) -> int:
+    """By enumeration: the most steps whose time, with an evaluation after every epoch begun, fits ``available_s``.
+
+    ``step_s(i)`` is the time of step ``i`` (counted from 0); at least one step, as a plan always has.
+    """
+    best, elapsed = 1, 0.0
+    for steps in range(1, cap + 1):
+        elapsed += step_s(steps - 1) + (eval_s if (steps - 1) % steps_per_epoch == 0 else 0.0)
+        if elapsed <= available_s + 1e-9:
+            best = steps
+    return best
+
+
+@pytest.mark.parametrize("budget", [3.0, 9.9, 10.0, 10.5, 11.09, 11.1, 95.0, 100.0, 104.2])
+def test_the_plan_is_the_most_steps_that_fit_with_an_evaluation_after_each_epoch(budget):
+    pace = Pace(0.1, 1.0, 10)  # 100 steps of 0.1 s and an evaluation of 1 s: 11 s an epoch
+    plan = plan_steps(pace, 100, budget)
+    assert plan.total_steps == most_steps_that_fit(budget, 100, 1.0, lambda _: 0.1)
+    assert plan.epochs == -(-plan.total_steps // 100) and plan.seconds_per_epoch == pytest.approx(11.0)
+    assert sum(plan.steps_in_epoch(epoch, 100) for epoch in range(plan.epochs)) == plan.total_steps
+    assert all(plan.steps_in_epoch(epoch, 100) == 100 for epoch in range(plan.epochs - 1))  # only the last is cut short
+
+
+def test_a_plan_keeps_to_its_cap_and_has_at_least_one_step():
+    pace = Pace(0.1, 1.0, 10)
+    assert plan_steps(pace, 100, 95.0, max_steps=400) == Plan(4, 400, pytest.approx(11.0))
+    assert plan_steps(pace, 100, 0.5).total_steps == 1  # not even the evaluation fits: one step
+    assert plan_steps(pace, 100, 1.25).total_steps == 2  # two steps and the evaluation
     with pytest.raises(ValueError):
-        plan_epochs(0.0, 100, 10.0)
+        plan_steps(Pace(0.0, 1.0, 10), 100, 10.0)
 
 
 def test_replanning_shrinks_to_end_on_time_and_grows_only_to_its_ceiling():
-    plan = Plan(10, 1000, 10.0)
-    assert replan(plan, 1, 10.0, 90.0, ceiling=60).epochs == 10  # on pace
-    assert replan(plan, 1, 8.0, 90.0, ceiling=60).epochs == 12  # faster than measured: 11 more fit
-    assert replan(plan, 1, 8.0, 90.0, ceiling=11).epochs == 11
-    assert replan(plan, 5, 8.0, 90.0, ceiling=10).epochs == 10  # later, never past what was planned
-    assert replan(plan, 5, 20.0, 50.0, ceiling=10) == Plan(7, 700, 20.0)  # slower: two more fit
-    assert replan(Plan(7, 700, 20.0), 6, 10.0, 40.0, ceiling=10).epochs == 10  # the slowness passed: back to 10
-    assert replan(plan, 5, 20.0, 1.0, ceiling=10).epochs == 6  # out of time: the next epoch ends it
-    assert replan(plan, 10, 20.0, 0.0, ceiling=10).epochs == 10  # done
+    plan, on_pace, faster, slower = Plan(10, 1000, 11.0), Pace(0.1, 1.0, 90), Pace(0.08, 1.0, 90), Pace(0.2, 1.0, 90)
+    assert replan(plan, 1, on_pace, 99.0, 100, ceiling=6000) == plan  # on pace: nine more epochs fit exactly
+    grown = replan(plan, 1, faster, 99.0, 100, ceiling=6000)  # faster than measured: more steps fit
+    assert grown.total_steps == 100 + most_steps_that_fit(99.0, 100, 1.0, lambda _: 0.08) == 1200
+    assert replan(plan, 1, faster, 99.0, 100, ceiling=1150).total_steps == 1150  # the ceiling caps it
+    shrunk = replan(plan, 5, slower, 50.0, 100, ceiling=1000)  # slower: what fits the time left
+    assert shrunk == Plan(8, 500 + most_steps_that_fit(50.0, 100, 1.0, lambda _: 0.2), 21.0) and shrunk.total_steps == 735
+    assert replan(plan, 5, slower, 0.5, 100, ceiling=1000).total_steps == 501  # out of time: one more step ends it
+    assert replan(Plan(8, 735, 21.0), 8, slower, 0.0, 100, ceiling=1000) == Plan(8, 735, 21.0)  # done
+
+
+def test_a_plan_off_by_less_than_the_tolerance_stays_as_it_is():
+    plan = Plan(10, 1000, 11.0)
+    slightly_slower = Pace(0.101, 1.0, 90)  # nine more epochs would take 99.9 s of the 99 left: 991 steps fit, 9 fewer
+    assert replan(plan, 1, slightly_slower, 99.0, 100, ceiling=6000, tolerance_s=1.0) == plan  # 0.9 s: kept
+    assert replan(plan, 1, slightly_slower, 99.0, 100, ceiling=6000, tolerance_s=0.5).total_steps == 991
+    assert replan_tolerance(600.0) == pytest.approx(6.0)  # half the 2% kept back for noise
 
 
 def test_the_reserve_covers_the_final_evaluation_files_and_noise():
@@ -128,9 +160,9 @@ def fake_time(monkeypatch):
     costs = {"step": STEP_S}
     real_evaluate = loop.evaluate
 
-    def timed_evaluate(model, split, *args, flip_tta=False, **kwargs):
-        clock.advance(EVAL_S * len(split) / VAL * (2 if flip_tta else 1))
-        return real_evaluate(model, split, *args, flip_tta=flip_tta, **kwargs)
+    def timed_evaluate(model, split, *args, views=PLAIN, **kwargs):
+        clock.advance(EVAL_S * len(split) / VAL * len(views))
+        return real_evaluate(model, split, *args, views=views, **kwargs)
 
     monkeypatch.setattr(loop, "evaluate", timed_evaluate)
     monkeypatch.setattr(loop, "_measure_pace", lambda run, clock, quick=False: Pace(costs["step"], EVAL_S, 10))
@@ -142,19 +174,31 @@ def fake_time(monkeypatch):
     return clock, hook, costs
 
 
-def test_a_budgeted_run_trains_the_planned_epochs_and_ends_within_its_budget(data, tmp_path, fake_time):
+STEPS = 896 // 64  # an epoch: 1024 images less the validation split, in batches of 64
+# validation in the ten views test-time averaging may use, then the test set (twice its size) in as many
+FINAL_EVALUATIONS = 10 * EVAL_S + 10 * EVAL_S * 256 / VAL
+
+
+def _for_training(budget: float) -> float:
+    """What a budget leaves for epochs: all but the final evaluations, the files and the noise."""
+    return budget - reserve_seconds(FINAL_EVALUATIONS, budget)
+
+
+def _ran_its_schedule_to_the_end(out) -> None:
+    state = load_checkpoint(out / "last.pt")
+    assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"] == state["plan"]["total_steps"]
+
+
+def test_a_budgeted_run_trains_the_steps_that_fit_and_ends_within_its_budget(data, tmp_path, fake_time):
     clock, hook, _ = fake_time
-    budget = 40.0
+    budget = 65.0
     result = train(_budgeted(budget), data, tmp_path / "run", progress=hook, clock=clock, started=clock())
-    steps = 896 // 64  # 1024 images less the validation split, in batches of 64
-    epoch_s = steps * STEP_S + EVAL_S
-    final_evaluations = 2 * EVAL_S + 2 * EVAL_S * 256 / VAL  # validation and test, each with mirrored images
-    expected = int((budget - reserve_seconds(final_evaluations, budget)) // epoch_s)
-    assert result.plan.epochs == expected == len(result.metrics) == 12
+    expected = most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, lambda _: STEP_S)
+    assert result.plan.total_steps == expected == 12 * STEPS + 9  # twelve epochs, and nine steps of a thirteenth
+    assert len(result.metrics) == result.plan.epochs == 13
     assert clock() - 1000.0 <= budget
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["plan"]["epochs"] == expected and state["scheduler"]["total_steps"] == expected * steps
-    assert state["scheduler"]["last_epoch"] == expected * steps  # the one-cycle schedule ran to its end
+    _ran_its_schedule_to_the_end(tmp_path / "run")
+    assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3  # annealed to the end
 
 
 def test_a_run_that_slows_down_replans_and_still_completes_its_schedule(data, tmp_path, fake_time):
@@ -165,13 +209,13 @@ def test_a_run_that_slows_down_replans_and_still_completes_its_schedule(data, tm
         if isinstance(event, EpochStarted) and event.epoch == 3:
             costs["step"] = 3 * STEP_S
 
-    budget = 40.0
+    budget = 64.0
     result = train(_budgeted(budget), data, tmp_path / "run", progress=slow_down_after_two_epochs, clock=clock, started=clock())
-    assert len(result.metrics) == result.plan.epochs == 6  # two epochs at the old pace, then what fits at the new one
+    pace = lambda step: STEP_S if step < 2 * STEPS else 3 * STEP_S  # noqa: E731
+    assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 6 * STEPS + 10
     assert clock() - 1000.0 <= budget
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"]
-    assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3  # annealed to the end
+    _ran_its_schedule_to_the_end(tmp_path / "run")
+    assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3
 
 
 def test_a_plan_cut_by_one_slow_epoch_grows_back_when_the_pace_returns(data, tmp_path, fake_time):
@@ -182,14 +226,59 @@ def test_a_plan_cut_by_one_slow_epoch_grows_back_when_the_pace_returns(data, tmp
         if isinstance(event, EpochStarted):
             costs["step"] = 3 * STEP_S if event.epoch == 2 else STEP_S
 
-    budget = 40.0
+    budget = 64.0
     result = train(_budgeted(budget), data, tmp_path / "run", progress=slow_second_epoch, clock=clock, started=clock())
-    epoch_s, slow_epoch_s = 896 // 64 * STEP_S + EVAL_S, 896 // 64 * 3 * STEP_S + EVAL_S
-    left_after_epoch_3 = budget - reserve_seconds(2 * EVAL_S + 2 * EVAL_S * 256 / VAL, budget) - 2 * epoch_s - slow_epoch_s
-    assert len(result.metrics) == result.plan.epochs == 3 + int(left_after_epoch_3 // epoch_s) == 11  # cut to 6, then back
+    pace = lambda step: 3 * STEP_S if STEPS <= step < 2 * STEPS else STEP_S  # noqa: E731
+    # cut to what fits at the slow pace after epoch 2, then grown back to all that fits once it returned
+    assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 11 * STEPS
     assert clock() - 1000.0 <= budget
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"]
+    _ran_its_schedule_to_the_end(tmp_path / "run")
+
+
+def test_a_plan_grows_past_its_first_estimate_while_the_schedule_warms_up(data, tmp_path, fake_time):
+    """The probe and the first epoch run at half the later pace (as a CPU's first steps do): the plan grows at epoch 2,
+    when the schedule is still warming up, past anything it planned before."""
+    clock, hook, costs = fake_time
+    costs["step"] = 2 * STEP_S  # what the probe measures
+
+    def fast_from_epoch_2(event):
+        hook(event)
+        if isinstance(event, EpochStarted):
+            costs["step"] = 2 * STEP_S if event.epoch == 1 else STEP_S
+
+    planned = []
+    budget = 104.0
+
+    def record(event):
+        fast_from_epoch_2(event)
+        if isinstance(event, EpochDone):
+            planned.append(event.total_steps)
+
+    result = train(_budgeted(budget), data, tmp_path / "run", progress=record, clock=clock, started=clock())
+    first_estimate = most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, lambda _: 2 * STEP_S)
+    pace = lambda step: 2 * STEP_S if step < STEPS else STEP_S  # noqa: E731
+    assert planned[0] == first_estimate < planned[1]
+    assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 28 * STEPS
+    assert clock() - 1000.0 <= budget
+    _ran_its_schedule_to_the_end(tmp_path / "run")
+
+
+def test_a_pace_that_wobbles_by_a_few_percent_leaves_the_plan_alone(data, tmp_path, fake_time):
+    clock, hook, costs = fake_time
+    planned = []
+
+    def wobble(event):
+        hook(event)
+        if isinstance(event, EpochStarted):
+            costs["step"] = STEP_S * (1.03 if event.epoch % 2 else 0.97)
+        if isinstance(event, EpochDone):
+            planned.append(event.total_steps)
+
+    budget = 64.0
+    result = train(_budgeted(budget), data, tmp_path / "run", progress=wobble, clock=clock, started=clock())
+    assert len(set(planned)) == 1 and result.plan.total_steps == planned[0]  # never re-planned
+    assert clock() - 1000.0 <= budget
+    _ran_its_schedule_to_the_end(tmp_path / "run")
 
 
 def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_path, fake_time):
@@ -204,17 +293,16 @@ def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_pa
         if isinstance(event, StepDone) and event.step == 1 and epochs_started == [1]:
             clock.advance(5.0)
 
-    budget = 40.0
+    budget = 64.0
     result = train(_budgeted(budget), data, tmp_path / "run", progress=compile_on_the_first_step, clock=clock, started=clock())
-    epoch_s = 896 // 64 * STEP_S + EVAL_S
-    left_after_epoch_1 = budget - reserve_seconds(2 * EVAL_S + 2 * EVAL_S * 256 / VAL, budget) - epoch_s - 5.0
-    assert len(result.metrics) == result.plan.epochs == 1 + int(left_after_epoch_1 // epoch_s) == 10
+    pace = lambda step: STEP_S + (5.0 if step == 0 else 0.0)  # noqa: E731
+    assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 10 * STEPS
     assert clock() - 1000.0 <= budget
 
 
 def test_a_resumed_budgeted_run_keeps_its_plan_and_ends_with_the_same_weights(data, tmp_path, fake_time):
     clock, hook, costs = fake_time
-    config = _budgeted(30.0)
+    config = _budgeted(54.0)
     straight = train(config, data, tmp_path / "straight", progress=hook, clock=clock, started=clock())
 
     def interrupt_in_epoch_3(event):
@@ -276,12 +364,20 @@ def test_the_progress_line_counts_down_what_is_left(monkeypatch, start_epoch, le
     monkeypatch.setattr(cli_train.time, "perf_counter", clock)
     output = io.StringIO()
     printer = cli_train.ProgressPrinter(Console(file=output, width=200))
-    printer(RunStarted("cpu", epochs=3, steps=10, start_epoch=start_epoch))
+    printer(RunStarted("cpu", epochs=3, steps=10, start_epoch=start_epoch, total_steps=30))
     for epoch in range(start_epoch + 1, 4):
-        printer(EpochStarted(epoch, 3))
+        printer(EpochStarted(epoch, 3, 10))
         clock.advance(10.0)
         metrics = EpochMetrics(epoch, 0.5, 0.8, val_loss=0.4, val_acc=0.85, seconds=10.0, images_per_s=1.0, lr=0.1)
-        printer(EpochDone(metrics, 3))
+        printer(EpochDone(metrics, 3, 30))
     printer.stop()
     lines = [line for line in output.getvalue().splitlines() if line.startswith("epoch")]
     assert [line.rsplit("lr 0.1", 1)[1].strip() for line in lines] == lefts
+
+
+def test_a_plan_is_told_in_whole_epochs_and_the_steps_of_one_cut_short():
+    from cnnstat.cli.train import _span
+
+    assert [_span(steps, 429) for steps in (429, 858, 2525, 380, 1)] == [
+        "1 epoch", "2 epochs", "5 epochs and 380 steps", "380 steps", "1 step"
+    ]  # fmt: skip

@@ -12,10 +12,13 @@ from fashion_fixtures import write_idx, write_idx_set
 from cnnstat.errors import DataError
 from cnnstat.training.checkpoint import load_checkpoint
 from cnnstat.training.data import Split, load_fashion_mnist, validation_split
+from cnnstat.training.evaluation import PLAIN, TTA_VIEWS, tta_candidates
+from cnnstat.training.images import View
 from cnnstat.training.loop import TrainConfig, train
 from cnnstat.training.recipes import build_recipe
 
 QUICK = ("--batch-size", "64", "--device", "cpu")
+VAL = 128
 
 
 def _numbered(n: int) -> Split:
@@ -100,9 +103,11 @@ def test_the_classic_recipe_has_no_validation_split_and_says_so(cli, noisy_dir, 
     assert "test accuracy" in cli("predict", str(out), "--test", "--data", str(noisy_dir)).output  # from last.pt
 
 
-@pytest.mark.parametrize("mirrored_val_acc, kept", [(1.0, True), (0.0, False)])
-def test_mirrored_averaging_is_kept_only_when_validation_says_so(noisy_dir, tmp_path, monkeypatch, mirrored_val_acc, kept):
-    """The mirrored validation figure decides: better than the chosen epoch's, and the test set is averaged too."""
+@pytest.mark.parametrize("helpful_view, kept", [(View(mirrored=True), "mirror"), (View(right=1), "shift"), (None, "none")])
+def test_test_time_averaging_is_kept_only_where_validation_says_so(noisy_dir, tmp_path, monkeypatch, helpful_view, kept):
+    """On the validation images one view is made certain of every right class (or none is) and the other views say
+    nothing (equal odds): validation keeps the fewest views that include the helpful one, and the test set is
+    evaluated once, averaged over exactly those views."""
     import dataclasses
 
     import cnnstat.training.loop as loop
@@ -110,16 +115,50 @@ def test_mirrored_averaging_is_kept_only_when_validation_says_so(noisy_dir, tmp_
     real_evaluate = loop.evaluate
     calls = []
 
-    def evaluate(model, split, *args, flip_tta=False, **kwargs):
-        result = real_evaluate(model, split, *args, flip_tta=flip_tta, **kwargs)
-        calls.append((len(split), flip_tta))
-        if flip_tta and len(split) == 128:  # the validation split, mirrored: as good or as bad as the test says
-            return dataclasses.replace(result, accuracy=mirrored_val_acc)
-        return result
+    def evaluate(model, split, *args, views=PLAIN, **kwargs):
+        result = real_evaluate(model, split, *args, views=views, **kwargs)
+        calls.append((len(split), tuple(views)))
+        if len(split) != VAL or tuple(views) == PLAIN:
+            return result
+        if tuple(views) == (helpful_view,):
+            log_probs = torch.nn.functional.one_hot(split.labels, 10).float().log()
+        else:
+            log_probs = torch.full((len(split), 10), 0.1).log()
+        return dataclasses.replace(result, log_probs=log_probs)
 
     monkeypatch.setattr(loop, "evaluate", evaluate)
     data = load_fashion_mnist(noisy_dir)
-    hyper = build_recipe("best", "fashion-fast", epochs=2, batch_size=64, val=128)
+    hyper = build_recipe("best", "fashion-fast", epochs=2, batch_size=64, val=VAL)
     result = train(TrainConfig("fashion-fast", "best", hyper, device="cpu"), data, tmp_path / "run")
-    assert result.final.flip_tta is kept and load_checkpoint(tmp_path / "run" / "best.pt")["flip_tta"] is kept
-    assert calls[-1] == (len(data.test), kept)  # the test set, once, averaged with mirrors only where validation kept it
+    assert result.final.tta == kept and load_checkpoint(tmp_path / "run" / "best.pt")["tta"] == kept
+    views_tried = [views for size, views in calls[-11:-1]]
+    assert all(size == VAL for size, _ in calls[-11:-1]) and len(set(views_tried)) == 10  # each view of validation once
+    assert calls[-1] == (len(data.test), TTA_VIEWS[kept])  # the test set, once, in the views validation kept
+
+
+def test_digits_are_never_averaged_with_mirror_images():
+    assert tta_candidates(mirror_allowed=False) == ("none", "shift")
+    assert tta_candidates(mirror_allowed=True) == ("none", "mirror", "shift", "mirror+shift")
+
+
+def test_predict_averages_the_views_the_run_chose_and_reads_older_checkpoints(cli, noisy_dir, tmp_path, monkeypatch):
+    import cnnstat.training.loop as loop
+    from cnnstat.errors import CheckpointError
+    from cnnstat.training.checkpoint import save_checkpoint
+    from cnnstat.training.predict import evaluate_test_set, load_trained
+
+    monkeypatch.setattr(loop, "_tta_accuracies", lambda run: {"none": 0.5, "mirror+shift": 0.6})  # for this test
+    out = tmp_path / "run"
+    args = ("--recipe", "best", "--epochs", "2", "--val", "128", "--data", str(noisy_dir), "--out", str(out))
+    assert cli("train", "fashion-fast", *QUICK, *args).exit_code == 0
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    assert final["tta"] == "mirror+shift" and load_trained(out).tta == "mirror+shift"
+    evaluation, _ = evaluate_test_set(load_trained(out), noisy_dir)
+    assert evaluation.accuracy == final["test_acc"]
+    best = load_checkpoint(out / "best.pt")
+    older = {key: value for key, value in best.items() if key != "tta"}
+    save_checkpoint(tmp_path / "older.pt", {**older, "flip_tta": True})  # written before shifts were tried
+    assert load_trained(tmp_path / "older.pt").tta == "mirror"
+    save_checkpoint(tmp_path / "damaged.pt", {**best, "tta": "sideways"})
+    with pytest.raises(CheckpointError, match="sideways"):
+        load_trained(tmp_path / "damaged.pt")

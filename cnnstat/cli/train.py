@@ -43,7 +43,15 @@ DataOpt = Annotated[
 
 
 def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
+def _span(total_steps: int, steps_per_epoch: int) -> str:
+    """``12 epochs``, or ``11 epochs and 180 steps`` where a budget cut the last epoch short."""
+    whole, rest = divmod(total_steps, steps_per_epoch)
+    if not rest:
+        return _count(whole, "epoch")
+    return f"{_count(whole, 'epoch')} and {_count(rest, 'step')}" if whole else _count(rest, "step")
 
 
 def default_run_dir(model: str) -> Path:
@@ -65,7 +73,7 @@ class ProgressPrinter:
             TimeElapsedColumn(), console=console, transient=True,
         )  # fmt: skip
         self.task: Any = None
-        self.epochs = self.steps = 0
+        self.epochs = self.steps = self.total_steps = 0
         self.run_began = self.epoch_began = 0.0
         self.steps_before = self.steps_before_run = 0  # steps done before this epoch, and before this process began
         self.step_s: float | None = None  # measured before training, until this process has its own pace
@@ -80,7 +88,7 @@ class ProgressPrinter:
             return ""
         elapsed = time.perf_counter() - self.run_began
         rate = elapsed / done_here if done_here >= STEP_REFRESH or self.step_s is None else self.step_s
-        return f"{format_duration(rate * max(0, self.epochs * self.steps - completed))} left"
+        return f"{format_duration(rate * max(0, self.total_steps - completed))} left"
 
     def __call__(self, event: Any) -> None:
         from ..training.budget import format_duration
@@ -89,16 +97,16 @@ class ProgressPrinter:
         if isinstance(event, Notice):
             self.console.print(f"[yellow]note:[/yellow] {event.message}")
         elif isinstance(event, RunStarted):
-            self.epochs, self.steps = event.epochs, event.steps
+            self.epochs, self.steps, self.total_steps = event.epochs, event.steps, event.total_steps
             self.steps_before = event.start_epoch * event.steps
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            self.console.print(f"training on {event.device}: {_count(event.epochs, 'epoch')} of {event.steps} steps{resumed}")
+            span = _span(event.total_steps, event.steps)
+            self.console.print(f"training on {event.device}: {span}, {_count(event.steps, 'step')} an epoch{resumed}")
             if event.budget_s is not None and event.pace is not None:
                 self.step_s = event.pace.seconds_per_step(event.steps)
                 epoch_s = self.step_s * event.steps
-                fits = epoch_s * event.epochs <= (event.seconds_left or 0)
-                planned = (f"{_count(event.epochs, 'epoch')} of {format_duration(epoch_s)} fit in the "
-                           if fits else f"{_count(event.epochs, 'epoch')} of {format_duration(epoch_s)}, more than the ")  # fmt: skip
+                fits = self.step_s * event.total_steps <= (event.seconds_left or 0)
+                planned = f"{span} at {format_duration(epoch_s)} an epoch {'fit in' if fits else 'take more than'} the "
                 self.console.print(
                     f"time budget {format_duration(event.budget_s)}: {event.pace.step_s * 1000:.0f} ms per step and "
                     f"{event.pace.eval_s:.1f} s per evaluation measured on {event.pace.steps_measured} steps; {planned}"
@@ -110,7 +118,7 @@ class ProgressPrinter:
         elif isinstance(event, EpochStarted):
             self.epochs = event.epochs
             self.epoch_began = time.perf_counter()
-            self.task = self.progress.add_task(f"epoch {event.epoch}/{self.epochs}", total=self.steps, stats="")
+            self.task = self.progress.add_task(f"epoch {event.epoch}/{self.epochs}", total=event.steps, stats="")
         elif isinstance(event, StepDone) and event.step % STEP_REFRESH == 0:
             seen = event.seen
             stats = (f"loss {event.loss_sum.item() / seen:.3f}  acc {100 * event.correct.item() / seen:.1f}%  "
@@ -120,13 +128,13 @@ class ProgressPrinter:
         elif isinstance(event, EpochDone):
             m = event.metrics
             self.progress.remove_task(self.task)
-            self.steps_before += self.steps
+            self.steps_before = min(self.steps_before + self.steps, self.total_steps)
             held_out = (f"val loss {m.val_loss:.4f} acc {100 * m.val_acc:.2f}%" if m.val_acc is not None
                         else f"test loss {m.test_loss:.4f} acc {100 * (m.test_acc or 0):.2f}%")  # fmt: skip
             replanned = ""
-            if event.epochs != self.epochs:
-                replanned = f"  [yellow]re-planned: {_count(event.epochs, 'epoch')} to end within the budget[/yellow]"
-                self.epochs = event.epochs
+            if event.total_steps != self.total_steps:
+                replanned = f"  [yellow]re-planned: {_span(event.total_steps, self.steps)} to end within the budget[/yellow]"
+                self.epochs, self.total_steps = event.epochs, event.total_steps
             left = self.time_left(self.steps_before) if m.epoch < self.epochs else ""
             self.console.print(
                 f"epoch {m.epoch:>3}/{self.epochs}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  {held_out}  "
@@ -153,10 +161,15 @@ def _final_lines(result: Any, recipe: str, run_dir: Path, seconds: float, budget
             f"test accuracy {100 * final.test_acc:.2f}% after the last epoch ({final.epoch}); {took}",
             f"run folder {run_dir}: {files}",
         ]
-    mirrored = ", each image averaged with its mirror image (validation chose it)" if final.flip_tta else ""
+    from ..training.evaluation import TTA_WORDS
+
+    averaged = f", {TTA_WORDS[final.tta]} (validation chose it)" if final.tta != "none" else ""
+    tried = "; averaged over views: " + ", ".join(
+        f"{mode} {100 * accuracy:.2f}%" for mode, accuracy in final.tta_val_acc.items() if mode != "none"
+    ) if len(final.tta_val_acc) > 1 else ""  # fmt: skip
     return [
-        f"chosen on the validation split: epoch {final.epoch}, validation accuracy {100 * final.val_acc:.2f}% (best.pt)",
-        f"test accuracy {100 * final.test_acc:.2f}%, evaluated once on best.pt{mirrored}; {took}",
+        f"chosen on the validation split: epoch {final.epoch}, validation accuracy {100 * final.val_acc:.2f}% (best.pt){tried}",
+        f"test accuracy {100 * final.test_acc:.2f}%, evaluated once on best.pt{averaged}; {took}",
         f"run folder {run_dir}: {files}",
     ]
 
@@ -182,8 +195,8 @@ def train_command(
         typer.Option(
             "--time-budget",
             "-t",
-            help="Fit the run to this time (90s, 10m, 1h): the pace is measured on the first "
-            "steps and the epochs planned, at most the recipe's (best: 10m, 60 epochs).",
+            help="Fit the run to this time (90s, 10m, 1h): the pace is measured on a few steps and as many steps "
+            "planned as fit, the last epoch cut short if need be, at most the recipe's epochs (best: 10m, 60 epochs).",
             show_default=False,
         ),
     ] = None,  # fmt: skip
@@ -302,7 +315,7 @@ def predict(
     ] = None,
     data: DataOpt = None,
 ) -> None:
-    """Class and probability for each image, or test-set accuracy with --test, as the run chose (best.pt, mirrored averaging)."""
+    """Class and probability for each image, or test-set accuracy with --test, as the run chose (best.pt, test-time averaging)."""
     import sys
 
     from ..atomic import write_atomically

@@ -1,4 +1,4 @@
-"""Time budgets: read a duration, measure a run's pace on its first steps, plan the epochs that fit.
+"""Time budgets: read a duration, measure a run's pace on its first steps, plan the steps that fit.
 
 Everything here is arithmetic on a clock that is passed in, so tests drive it with a fake one.
 """
@@ -80,39 +80,65 @@ def measure_pace(
 
 @dataclass(frozen=True)
 class Plan:
-    """How many epochs a run trains, and the steps its learning-rate schedule spans."""
+    """How long a run trains: its epochs, of which the last may be cut short, and the steps its schedule spans."""
 
     epochs: int
     total_steps: int
     seconds_per_epoch: float | None = None  # predicted, evaluation included; None without a budget
 
-
-def plan_epochs(
-    seconds_per_step: float, steps_per_epoch: int, budget_s: float, *, max_epochs: int | None = None, min_epochs: int = 1
-) -> Plan:
-    """The most whole epochs, at least ``min_epochs``, whose steps (each with its share of evaluation) fit in ``budget_s``."""
-    if seconds_per_step <= 0 or steps_per_epoch < 1:
-        raise ValueError("a plan needs a positive time per step and at least one step per epoch")
-    epoch_s = seconds_per_step * steps_per_epoch
-    fits = math.floor(budget_s / epoch_s + 1e-9)
-    epochs = max(min_epochs, fits if max_epochs is None else min(fits, max_epochs))
-    return Plan(epochs, epochs * steps_per_epoch, epoch_s)
+    def steps_in_epoch(self, epoch: int, steps_per_epoch: int) -> int:
+        """The steps of epoch ``epoch`` (counted from 0): a whole epoch's, or what is left of the plan in the last."""
+        return max(0, min(steps_per_epoch, self.total_steps - epoch * steps_per_epoch))
 
 
-def replan(plan: Plan, done: int, epoch_s: float, seconds_left: float, *, ceiling: int) -> Plan:
-    """The plan after ``done`` epochs that took ``epoch_s`` each, with ``seconds_left`` for the rest.
+def plan_steps(pace: Pace, steps_per_epoch: int, budget_s: float, *, max_steps: int | None = None) -> Plan:
+    """The most steps, at least one, that fit in ``budget_s`` with an evaluation after every epoch, a cut-short last one too.
 
-    It shrinks whenever the planned epochs would overrun, and grows to at most ``ceiling`` epochs (the
-    caller's choice: the recipe's most after the first epoch, when the schedule has barely begun; later,
-    only back to the most it planned, which one slow epoch may have cut). It never ends before the next epoch.
+    Whole epochs first; then as many steps of one more epoch as leave time for its evaluation. A plan in
+    whole epochs would leave up to an epoch of the budget unused.
     """
-    steps_per_epoch = plan.total_steps // plan.epochs
-    remaining = plan_epochs(epoch_s / steps_per_epoch, steps_per_epoch, seconds_left, max_epochs=None, min_epochs=1)
-    epochs = min(done + remaining.epochs, ceiling)
-    epochs = max(epochs, done + 1) if done < plan.epochs else plan.epochs
-    return Plan(epochs, epochs * steps_per_epoch, epoch_s)
+    if pace.step_s <= 0 or steps_per_epoch < 1:
+        raise ValueError("a plan needs a positive time per step and at least one step per epoch")
+    epoch_s = pace.step_s * steps_per_epoch + pace.eval_s
+    whole = max(0, math.floor(budget_s / epoch_s + 1e-9))
+    rest = budget_s - whole * epoch_s - pace.eval_s
+    extra = min(steps_per_epoch - 1, math.floor(rest / pace.step_s + 1e-9)) if rest > 0 else 0
+    steps = whole * steps_per_epoch + extra
+    if max_steps is not None:
+        steps = min(steps, max_steps)
+    steps = max(1, steps)
+    return Plan(math.ceil(steps / steps_per_epoch), steps, epoch_s)
+
+
+def replan(
+    plan: Plan, done: int, pace: Pace, seconds_left: float, steps_per_epoch: int, *, ceiling: int, tolerance_s: float = 0.0
+) -> Plan:
+    """The plan after ``done`` whole epochs at ``pace``, with ``seconds_left`` for the rest.
+
+    It shrinks when the plan would overrun, and grows to at most ``ceiling`` steps (the caller's choice:
+    the recipe's most while the schedule is still warming up, later only back to the most it planned,
+    which one slow epoch may have cut). It stays as it is where the change would be worth no more than
+    ``tolerance_s``: one epoch's pace differs from the next by a percent or two, and a plan that followed
+    each would change its schedule after every epoch. A plan with steps still to come keeps at least one.
+    """
+    trained = done * steps_per_epoch
+    if trained >= plan.total_steps:
+        return plan
+    rest = plan_steps(pace, steps_per_epoch, seconds_left)
+    total = max(trained + 1, min(trained + rest.total_steps, ceiling))
+    if abs(total - plan.total_steps) * pace.step_s <= tolerance_s:
+        return plan
+    return Plan(math.ceil(total / steps_per_epoch), total, rest.seconds_per_epoch)
+
+
+NOISE_SHARE = 0.02  # of a budget, kept back for the noise in a machine's pace
 
 
 def reserve_seconds(final_eval_s: float, budget_s: float) -> float:
     """Time kept back for the end of a run: its final evaluations, 3 s to write its files, and 2% of the budget for noise."""
-    return final_eval_s + 3.0 + 0.02 * budget_s
+    return final_eval_s + 3.0 + NOISE_SHARE * budget_s
+
+
+def replan_tolerance(budget_s: float) -> float:
+    """How far a plan may be off before it is changed: half the time kept back for noise, so a plan kept ends on time."""
+    return NOISE_SHARE / 2 * budget_s

@@ -6,7 +6,7 @@ checkpoints carry the global RNG state and the plan, so a resumed run ends with 
 as an uninterrupted one.
 
 Selection is honest: with a validation split (every recipe but ``classic``) the checkpoint, and
-whether mirrored test-time averaging is used, are chosen on validation images held out of the
+how test images are averaged over views of them, are chosen on validation images held out of the
 training set; the test set is evaluated once, at the end, on what was chosen.
 """
 
@@ -30,13 +30,14 @@ from ..counting.records import format_shape
 from ..devices import DeviceSetup, select_device
 from ..errors import CheckpointError, CnnstatError
 from ..zoo import output_features, resolve_model
-from .budget import Clock, Pace, Plan, measure_pace, plan_epochs, replan, reserve_seconds
+from .budget import Clock, Pace, Plan, measure_pace, plan_steps, replan, replan_tolerance, reserve_seconds
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetInfo, ImageData, Split, dataset_info, validation_split
+from .evaluation import CLASSES, TTA_VIEWS, average_log_probs, class_logits, distinct_views, evaluate, scored, tta_candidates
+from .images import Pixels, prepare_batch
 from .metrics import EpochMetrics, write_metrics_csv
 from .recipes import Recipe, recipe_from_dict
 
-CLASSES = 10  # every data set cnnstat trains on has ten; a model's outputs beyond them are left out of loss and answers
 SMALL_INPUT = (64, 64)  # ImageNet-sized models train at this size by default: 28×28 images only gain blur beyond it
 
 
@@ -82,8 +83,9 @@ class FinalResult:
     val_acc: float | None  # None without a validation split
     test_acc: float
     test_loss: float
-    flip_tta: bool  # test images were averaged with their mirror images (chosen on validation)
+    tta: str  # how test images were averaged over views of them (chosen on validation): a key of TTA_VIEWS
     checkpoint: str  # best.pt, or last.pt without a validation split
+    tta_val_acc: dict[str, float] = field(default_factory=dict)  # each candidate's validation accuracy, where tried
 
 
 # -- progress events ---------------------------------------------------------------------------
@@ -100,8 +102,9 @@ class Notice:
 class RunStarted:
     device: str
     epochs: int
-    steps: int
+    steps: int  # in a whole epoch
     start_epoch: int
+    total_steps: int  # of the whole run, as planned: the last epoch may be cut short
     budget_s: float | None = None  # the time budget, when the epochs were planned to fit one
     seconds_left: float | None = None  # of the budget, now
     pace: Pace | None = None  # measured on the first steps, when it was
@@ -111,6 +114,7 @@ class RunStarted:
 class EpochStarted:
     epoch: int  # counted from 1
     epochs: int  # as planned now
+    steps: int  # in this epoch: fewer than a whole epoch's where a budget cut the last one short
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class StepDone:
 class EpochDone:
     metrics: EpochMetrics
     epochs: int  # as planned after this epoch: a budgeted run may have re-planned
+    total_steps: int  # likewise
 
 
 ProgressEvent = Notice | RunStarted | EpochStarted | StepDone | EpochDone
@@ -162,55 +167,6 @@ class Distributed:
     @property
     def main(self) -> bool:
         return self.rank == 0
-
-
-# -- data on the device --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pixels:
-    """How uint8 images become the model's input: size, channels, the affine map of [0, 1] pixels, mirror flips."""
-
-    input_size: tuple[int, ...]
-    scale: float = 1.0
-    shift: float = 0.0
-    mirror: bool = True  # flips are allowed: the data set's classes are mirror-symmetric
-
-    @staticmethod
-    def for_run(input_size: tuple[int, ...], hyper: Recipe, info: DatasetInfo) -> Pixels:
-        if hyper.pixels == "standard":
-            return Pixels(input_size, 1 / info.std, -info.mean / info.std, info.mirror_symmetric)
-        if hyper.pixels == "lecun1998":  # §II.A: background (white) -0.1, foreground (black) 1.175
-            return Pixels(input_size, 1.275, -0.1, info.mirror_symmetric)
-        return Pixels(input_size, 1.0, 0.0, info.mirror_symmetric)
-
-
-def prepare_batch(images: torch.Tensor, pixels: Pixels, generator: torch.Generator | None) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> the model's float input: augment, pad to 32 or resize, scale, repeat channels."""
-    x = images.unsqueeze(1).float().div_(255)
-    if generator is not None:
-        x = _augment(x, generator, pixels.mirror)
-    channels, height, width = pixels.input_size
-    if (height, width) == (32, 32):
-        x = F.pad(x, (2, 2, 2, 2))  # the 1998 paper's 32×32 field, background around the digit
-    elif (height, width) != (28, 28):
-        x = F.interpolate(x, size=(height, width), mode="bilinear", align_corners=False)
-    if (pixels.scale, pixels.shift) != (1.0, 0.0):
-        x = x * pixels.scale + pixels.shift
-    return x.expand(-1, channels, -1, -1) if channels != 1 else x
-
-
-def _augment(x: torch.Tensor, generator: torch.Generator, mirror: bool) -> torch.Tensor:
-    """Random shifts of up to 2 pixels, and horizontal flips where ``mirror``, drawn per image."""
-    n, _, size, _ = x.shape
-    padded = F.pad(x, (2, 2, 2, 2))
-    offsets = torch.randint(0, 5, (2, n), generator=generator, device=generator.device).to(x.device)
-    steps = torch.arange(size, device=x.device)
-    rows = (offsets[0, :, None] + steps)[:, :, None]
-    cols = (offsets[1, :, None] + steps)[:, None, :]
-    shifted = padded[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
-    flip = torch.rand(n, generator=generator, device=generator.device).to(x.device) < 0.5
-    return torch.where(flip[:, None, None, None], shifted.flip(-1), shifted) if mirror else shifted
 
 
 # -- the parts of a run ----------------------------------------------------------------------------
@@ -272,53 +228,14 @@ class PaperSteps:
         return next((factor for end, factor in self.FACTORS if epoch < end), 0.02)
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, hyper: Recipe, plan: Plan) -> torch.optim.lr_scheduler.LRScheduler:
+def _scheduler(
+    optimizer: torch.optim.Optimizer, hyper: Recipe, plan: Plan, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler:
     if hyper.schedule == "onecycle" and plan.total_steps >= 4:
         return OneCycle(optimizer, hyper.lr, plan.total_steps)
     if hyper.schedule == "lecun1998":
-        return torch.optim.lr_scheduler.LambdaLR(optimizer, PaperSteps(plan.total_steps // plan.epochs))
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, PaperSteps(steps_per_epoch))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A model's results on a split."""
-
-    loss: float
-    accuracy: float
-    confusion: torch.Tensor  # (10, 10): rows true class, columns predicted
-    predictions: torch.Tensor  # the predicted class of every image, in order
-
-
-def class_logits(output: torch.Tensor) -> torch.Tensor:
-    """The model's scores for the data set's classes, in float32: the first ten outputs."""
-    return output[:, :CLASSES].float()
-
-
-def evaluate(
-    model: nn.Module, split: Split, pixels: Pixels, setup: DeviceSetup, batch_size: int = 1000, *, flip_tta: bool = False
-) -> Evaluation:
-    """Loss, accuracy, confusion matrix and per-image predictions on ``split``; with ``flip_tta``, of each image
-    averaged with its mirror image (twice the cost)."""
-    model.eval()
-    loss_sum = torch.zeros((), device=setup.device)
-    predictions = []
-    with torch.no_grad(), setup.autocast():
-        for start in range(0, len(split), batch_size):
-            labels = split.labels[start : start + batch_size]
-            x = prepare_batch(split.images[start : start + batch_size], pixels, None)
-            if setup.channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
-            log_p = class_logits(model(x)).log_softmax(1)
-            if flip_tta:
-                log_p = torch.logaddexp(log_p, class_logits(model(x.flip(-1))).log_softmax(1)) - math.log(2)
-            loss_sum += F.nll_loss(log_p, labels, reduction="sum")
-            predictions.append(log_p.argmax(1))
-    predicted = torch.cat(predictions) if predictions else split.labels[:0]
-    confusion = torch.bincount(split.labels * CLASSES + predicted, minlength=CLASSES**2).view(CLASSES, CLASSES)
-    correct = confusion.diagonal().sum().item()
-    size = max(1, len(split))
-    return Evaluation(loss_sum.item() / size, correct / size, confusion.cpu(), predicted.cpu())
 
 
 @dataclass
@@ -344,7 +261,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
     metrics: list[EpochMetrics] = field(default_factory=list)
     start_epoch: int = 0
-    most_epochs_planned: int = 0  # under a budget: a slow epoch may cut the plan, and a later re-plan grow it back to this
+    most_steps_planned: int = 0  # under a budget: a slow epoch may cut the plan, and a later re-plan grow it back to this
     best_val: float = -1.0
     best_epoch: int = 0
     best_weights: dict[str, torch.Tensor] | None = None
@@ -470,7 +387,8 @@ def _restore_state(run: _Run, state: dict[str, Any]) -> None:
         "total_steps": run.config.hyper.epochs * run.steps_per_epoch,
     }
     run.plan = Plan(**stored)
-    run.scheduler = _scheduler(run.optimizer, run.config.hyper, run.plan)  # before the optimizer's state: it sets the rates
+    # before the optimizer's state: it sets the rates
+    run.scheduler = _scheduler(run.optimizer, run.config.hyper, run.plan, run.steps_per_epoch)
     run.optimizer.load_state_dict(state["optimizer"])
     run.scheduler.load_state_dict(state["scheduler"])
     if "scaler" in state:
@@ -548,11 +466,15 @@ def _measure_pace(run: _Run, clock: Clock, *, quick: bool = False) -> Pace:
 
 
 def _final_eval_passes(run: _Run) -> float:
-    """The end of a run in evaluations of the per-epoch split: the chosen weights on validation with mirrors, the test set."""
+    """The end of a run in evaluations of the per-epoch split: the chosen weights on validation in every view test-time
+    augmentation may use, then the test set in as many views as the choice can need."""
     if not run.has_val:
         return 0.0
     test_share = len(run.test) / len(run.val)
-    return (2 + 2 * test_share) if run.config.hyper.flip_tta and run.pixels.mirror else test_share
+    if not run.config.hyper.tta:
+        return test_share
+    modes = tta_candidates(run.pixels.mirror)
+    return len(distinct_views(modes)) + max(len(TTA_VIEWS[mode]) for mode in modes) * test_share
 
 
 def _seconds_for_training(run: _Run, deadline: float, clock: Clock, pace: Pace) -> float:
@@ -574,14 +496,16 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
     if deadline is not None:
         assert pace is not None
         left = _seconds_for_training(run, deadline, clock, pace)
-        run.plan = plan_epochs(pace.seconds_per_step(run.steps_per_epoch), run.steps_per_epoch, left, max_epochs=hyper.epochs)
-        if run.plan.seconds_per_epoch is not None and run.plan.seconds_per_epoch > left:
+        run.plan = plan_steps(pace, run.steps_per_epoch, left, max_steps=hyper.epochs * run.steps_per_epoch)
+        if run.plan.total_steps < run.steps_per_epoch:
             report(Notice(f"one epoch takes about {run.plan.seconds_per_epoch:.0f} s at the pace measured, more than the "
-                          f"{max(0.0, left):.0f} s the budget leaves for training: the run trains one epoch and overruns"))  # fmt: skip
-        if run.dist.world > 1:  # every process must train the same epochs: the main one's plan
-            epochs = torch.tensor([run.plan.epochs], device=run.setup.device)
-            torch.distributed.broadcast(epochs, 0)
-            run.plan = Plan(int(epochs.item()), int(epochs.item()) * run.steps_per_epoch, run.plan.seconds_per_epoch)
+                          f"{max(0.0, left):.0f} s the budget leaves for training: the run trains {run.plan.total_steps:,} "
+                          f"of an epoch's {run.steps_per_epoch:,} steps"))  # fmt: skip
+        if run.dist.world > 1:  # every process must train the same steps: the main one's plan
+            steps = torch.tensor([run.plan.total_steps], device=run.setup.device)
+            torch.distributed.broadcast(steps, 0)
+            total = int(steps.item())
+            run.plan = Plan(math.ceil(total / run.steps_per_epoch), total, run.plan.seconds_per_epoch)
     else:
         run.plan = Plan(hyper.epochs, hyper.epochs * run.steps_per_epoch)
         if pace is not None:
@@ -589,26 +513,29 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
             report(Notice(f"an epoch of {run.config.model} at {format_shape(run.pixels.input_size)} takes about "
                           f"{minutes:,.1f} minutes here ({minutes * hyper.epochs:,.0f} minutes for {hyper.epochs} epochs); "
                           "--time-budget fits a run to the time you have"))  # fmt: skip
-    run.scheduler = _scheduler(run.optimizer, hyper, run.plan)
+    run.scheduler = _scheduler(run.optimizer, hyper, run.plan, run.steps_per_epoch)
     return pace
 
 
-def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> tuple[EpochMetrics, float]:
-    """One pass over the shuffled training set, then an evaluation on the validation split (else the test set).
+def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> tuple[EpochMetrics, Pace]:
+    """One pass over the shuffled training set (or the part of it the plan leaves for a last epoch cut short), then an
+    evaluation on the validation split (else the test set).
 
-    Also returns what the epoch would have taken at the pace of its later steps: its first steps can pay
-    one-off costs (torch.compile, kernel selection) that later epochs do not, and a budget plans on the rest.
+    Also returns the epoch's pace: its first steps can pay one-off costs (torch.compile, kernel selection)
+    that later epochs do not, so the pace per step is timed on the steps after them, which a budget plans on.
     """
     hyper, setup, dist = run.config.hyper, run.setup, run.dist
     assert run.scheduler is not None
+    steps = run.plan.steps_in_epoch(epoch, run.steps_per_epoch)
     generator = torch.Generator(device=setup.device).manual_seed(run.config.seed * 1_000_003 + epoch)
     order = torch.randperm(len(run.train), generator=generator, device=setup.device)[: run.usable][dist.rank :: dist.world]
+    order = order[: steps * run.per_rank_batch]
     run.network.train()
     began = clock()
     loss_sum = torch.zeros((), device=setup.device)
     correct = torch.zeros((), dtype=torch.int64, device=setup.device)
-    report(EpochStarted(epoch + 1, run.plan.epochs))
-    warm_up = min(max(1, run.steps_per_epoch // 10), run.steps_per_epoch - 1)  # steps that may pay one-off costs
+    report(EpochStarted(epoch + 1, run.plan.epochs, steps))
+    warm_up = min(max(1, steps // 10), steps - 1)  # steps that may pay one-off costs
     warm_began = began
     for step, first in enumerate(range(0, len(order), run.per_rank_batch)):
         index = order[first : first + run.per_rank_batch]
@@ -625,21 +552,20 @@ def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> t
     if dist.world > 1:
         torch.distributed.all_reduce(totals)
         _share_buffers(run.model)
-    train_s = clock() - began
-    steady_step_s = (began + train_s - warm_began) / (run.steps_per_epoch - warm_up) if warm_up else 0.0
+    trained = clock()
+    seen = len(order) * dist.world
     evaluation = evaluate(run.model, run.val if run.has_val else run.test, run.pixels, setup, hyper.eval_batch_size)
     figures = {"val_loss": evaluation.loss, "val_acc": evaluation.accuracy} if run.has_val else {
         "test_loss": evaluation.loss, "test_acc": evaluation.accuracy}  # fmt: skip
     if not run.has_val:
         run.confusion = evaluation.confusion
-    seconds = clock() - began
+    ended = clock()
     metrics = EpochMetrics(
-        epoch=epoch + 1, train_loss=totals[0].item() / run.usable, train_acc=totals[1].item() / run.usable,
-        seconds=seconds, images_per_s=run.usable / train_s if train_s > 0 else 0.0,
+        epoch=epoch + 1, train_loss=totals[0].item() / seen, train_acc=totals[1].item() / seen,
+        seconds=ended - began, images_per_s=seen / (trained - began) if trained > began else 0.0,
         lr=run.optimizer.param_groups[0]["lr"], **figures,
     )  # fmt: skip
-    # the warm-up steps at the pace of the steps after them, in place of the time they took
-    return metrics, seconds - (warm_began - began) + warm_up * steady_step_s
+    return metrics, Pace((trained - warm_began) / (steps - warm_up), ended - trained, steps - warm_up)
 
 
 def _share_buffers(model: nn.Module) -> None:
@@ -671,18 +597,27 @@ def _checkpoint(run: _Run, metrics: EpochMetrics) -> None:
         write_metrics_csv(run.out, run.metrics)
 
 
-def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock, pace: Pace) -> None:
-    """After an epoch of a budgeted run: keep the plan, or stretch (after the first) or shrink it to end on time."""
-    hyper = run.config.hyper
+def _replan(run: _Run, done: int, deadline: float, clock: Clock, pace: Pace) -> None:
+    """After an epoch of a budgeted run: keep the plan, or stretch or shrink it to end on time at the pace just measured.
+
+    After the first epoch, the first correction of the probe's estimate, and while the one-cycle schedule still
+    warms up (its first quarter of steps: stretching it only delays its peak), the plan may grow to the
+    recipe's most; later a stretch would raise a rate already annealing, so it grows only back to the most
+    it planned.
+    """
+    hyper, steps_per_epoch = run.config.hyper, run.steps_per_epoch
     seconds_left = _seconds_for_training(run, deadline, clock, pace)
     if run.dist.world > 1:  # all processes follow the main one's clock
-        shared = torch.tensor([epoch_s, seconds_left], dtype=torch.float64, device=run.setup.device)
+        shared = torch.tensor([pace.step_s, pace.eval_s, seconds_left], dtype=torch.float64, device=run.setup.device)
         torch.distributed.broadcast(shared, 0)
-        epoch_s, seconds_left = shared.tolist()
-    run.most_epochs_planned = max(run.most_epochs_planned, run.plan.epochs)
-    ceiling = hyper.epochs if done == 1 else run.most_epochs_planned
-    new = replan(run.plan, done, epoch_s, seconds_left, ceiling=ceiling)
-    if new.epochs == run.plan.epochs:
+        step_s, eval_s, seconds_left = shared.tolist()
+        pace = Pace(step_s, eval_s, pace.steps_measured)
+    run.most_steps_planned = max(run.most_steps_planned, run.plan.total_steps)
+    warming_up = done * steps_per_epoch < _warm_up_steps(run.plan.total_steps)
+    ceiling = hyper.epochs * steps_per_epoch if done == 1 or warming_up else run.most_steps_planned
+    assert hyper.time_budget is not None
+    new = replan(run.plan, done, pace, seconds_left, steps_per_epoch, ceiling=ceiling, tolerance_s=replan_tolerance(hyper.time_budget))
+    if new.total_steps == run.plan.total_steps:
         return
     if isinstance(run.scheduler, OneCycle):
         if new.total_steps < 4:  # one-cycle divides by its warm-up: too few steps to re-shape, keep the plan
@@ -692,26 +627,38 @@ def _replan(run: _Run, done: int, epoch_s: float, deadline: float, clock: Clock,
 
 
 def _finish(run: _Run) -> FinalResult:
-    """Evaluate what was chosen on the test set, once; with a validation split, let it decide on mirrored averaging."""
+    """Evaluate what was chosen on the test set, once; with a validation split, let it choose test-time augmentation."""
     hyper, last = run.config.hyper, run.metrics[-1]
     if not run.has_val:
         assert last.test_acc is not None and last.test_loss is not None
-        return FinalResult(last.epoch, None, last.test_acc, last.test_loss, False, "last.pt")
+        return FinalResult(last.epoch, None, last.test_acc, last.test_loss, "none", "last.pt")
     if run.best_weights is not None:
         run.model.load_state_dict(run.best_weights)
-    flip = False
-    if hyper.flip_tta and run.pixels.mirror:
-        mirrored = evaluate(run.model, run.val, run.pixels, run.setup, hyper.eval_batch_size, flip_tta=True)
-        flip = mirrored.accuracy > run.best_val
-    test = evaluate(run.model, run.test, run.pixels, run.setup, hyper.eval_batch_size, flip_tta=flip)
+    tried = _tta_accuracies(run) if hyper.tta else {}
+    tta = max(tried, key=tried.__getitem__) if tried else "none"  # the first of the best: candidates come fewest views first
+    test = evaluate(run.model, run.test, run.pixels, run.setup, hyper.eval_batch_size, views=TTA_VIEWS[tta])
     run.confusion = test.confusion
     chosen = next(m for m in run.metrics if m.epoch == run.best_epoch)
     chosen.test_loss, chosen.test_acc = test.loss, test.accuracy
-    final = FinalResult(run.best_epoch, run.best_val, test.accuracy, test.loss, flip, "best.pt")
+    final = FinalResult(run.best_epoch, run.best_val, test.accuracy, test.loss, tta, "best.pt", tried)
     if run.dist.main:  # best.pt records what was chosen and its test figure, for `cnnstat predict`
         best = load_checkpoint(run.out / "best.pt")
-        save_checkpoint(run.out / "best.pt", {**best, "final": asdict(final), "flip_tta": flip})
+        save_checkpoint(run.out / "best.pt", {**best, "final": asdict(final), "tta": tta})
     return final
+
+
+def _tta_accuracies(run: _Run) -> dict[str, float]:
+    """The validation accuracy of every candidate averaging over views, fewest views first (``none``, plain, first).
+
+    Each view of the validation images is evaluated once; every candidate averages those it uses.
+    """
+    modes = tta_candidates(run.pixels.mirror)
+    per_view = {
+        view: evaluate(run.model, run.val, run.pixels, run.setup, run.config.hyper.eval_batch_size, views=(view,)).log_probs
+        for view in distinct_views(modes)
+    }
+    labels = run.val.labels.cpu()
+    return {mode: scored(average_log_probs([per_view[view] for view in TTA_VIEWS[mode]]), labels).accuracy for mode in modes}
 
 
 @contextmanager
@@ -766,16 +713,16 @@ def train(
             saved = run.start_epoch
             seconds_left = deadline - clock() if deadline is not None else None
             report(RunStarted(run.setup.description, run.plan.epochs, run.steps_per_epoch, run.start_epoch,
-                              hyper.time_budget if budgeted else None, seconds_left, pace))  # fmt: skip
+                              run.plan.total_steps, hyper.time_budget if budgeted else None, seconds_left, pace))  # fmt: skip
             epoch = run.start_epoch
             while epoch < run.plan.epochs:
-                metrics, steady_s = _train_epoch(run, epoch, report, clock)
+                metrics, epoch_pace = _train_epoch(run, epoch, report, clock)
                 epoch += 1
-                if deadline is not None and pace is not None:
-                    _replan(run, epoch, steady_s, deadline, clock, pace)
+                if deadline is not None:
+                    _replan(run, epoch, deadline, clock, epoch_pace)
                 _checkpoint(run, metrics)
                 saved = epoch
-                report(EpochDone(metrics, run.plan.epochs))
+                report(EpochDone(metrics, run.plan.epochs, run.plan.total_steps))
             if not run.metrics:
                 raise CnnstatError(f"{out} holds no finished epoch to report")
             final = _finish(run)

@@ -14,18 +14,20 @@ from ..errors import CheckpointError, DataError
 from ..zoo import output_features, resolve_model
 from .checkpoint import load_checkpoint, model_to_build
 from .data import DatasetInfo, dataset_info, load_dataset
-from .loop import Evaluation, Pixels, TrainConfig, class_logits, evaluate, prepare_batch, stored_config
+from .evaluation import TTA_VIEWS, Evaluation, average_log_probs, class_logits, evaluate
+from .images import Pixels, prepare_batch
+from .loop import TrainConfig, stored_config
 
 
 @dataclass(frozen=True)
 class Trained:
-    """A model rebuilt from its checkpoint, ready to predict as the run chose to (mirrored averaging or not)."""
+    """A model rebuilt from its checkpoint, ready to predict as the run chose to (averaged over views of each image or not)."""
 
     config: TrainConfig
     model: nn.Module
     pixels: Pixels
     info: DatasetInfo
-    flip_tta: bool
+    tta: str  # a key of TTA_VIEWS
 
 
 def load_trained(checkpoint: Path, model: str | None = None) -> Trained:
@@ -49,7 +51,15 @@ def load_trained(checkpoint: Path, model: str | None = None) -> Trained:
     except Exception:
         raise CheckpointError(f"{checkpoint} says the model takes input {format_shape(size)}, which {name} cannot take") from None
     info = dataset_info(config.dataset)
-    return Trained(config, module.eval(), Pixels.for_run(size, config.hyper, info), info, bool(state.get("flip_tta", False)))
+    return Trained(config, module.eval(), Pixels.for_run(size, config.hyper, info), info, _stored_tta(state, checkpoint))
+
+
+def _stored_tta(state: dict, checkpoint: Path) -> str:
+    """The test-time averaging a checkpoint's run chose; ``flip_tta`` in checkpoints written before shifts were tried."""
+    tta = state.get("tta", "mirror" if state.get("flip_tta") is True else "none")
+    if tta not in TTA_VIEWS:
+        raise CheckpointError(f"{checkpoint} is damaged: its test-time averaging {tta!r} is not one of {', '.join(TTA_VIEWS)}")
+    return tta
 
 
 def load_image(path: Path) -> torch.Tensor:
@@ -76,10 +86,11 @@ def predict_images(trained: Trained, images: list[Path], invert: bool) -> list[t
     if invert:  # photos are dark on light; the MNIST family is light on dark
         batch = 255 - batch
     with torch.no_grad():
-        x = prepare_batch(batch, trained.pixels, None)
-        probabilities = class_logits(trained.model(x)).softmax(1)
-        if trained.flip_tta:
-            probabilities = (probabilities + class_logits(trained.model(x.flip(-1))).softmax(1)) / 2
+        log_probs = [
+            class_logits(trained.model(prepare_batch(view.apply(batch), trained.pixels, None))).log_softmax(1)
+            for view in TTA_VIEWS[trained.tta]
+        ]
+        probabilities = average_log_probs(log_probs).exp()
     predictions = []
     for path, row in zip(images, probabilities, strict=True):
         index = int(row.argmax())
@@ -92,6 +103,6 @@ def evaluate_test_set(trained: Trained, data_dir: Path | None) -> tuple[Evaluati
     data = load_dataset(trained.info.name, data_dir)
     setup = select_device("cpu")
     evaluation = evaluate(
-        trained.model, data.test, trained.pixels, setup, trained.config.hyper.eval_batch_size, flip_tta=trained.flip_tta
+        trained.model, data.test, trained.pixels, setup, trained.config.hyper.eval_batch_size, views=TTA_VIEWS[trained.tta]
     )
     return evaluation, len(data.test)

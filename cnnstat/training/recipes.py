@@ -29,7 +29,7 @@ class Recipe:
     eval_batch_size: int = 1000
     val: int = 5000  # training images held out to choose the checkpoint; 0: none, the test set is evaluated every epoch
     time_budget: float | None = None  # seconds the whole run may take; the epochs are planned to fit
-    flip_tta: bool = False  # also try averaging each image with its mirror at evaluation; kept if validation says so
+    tta: bool = False  # also try averaging each test image over its mirror image and one-pixel shifts; kept if validation says so
 
 
 RECIPES: dict[str, Recipe] = {
@@ -59,7 +59,7 @@ RECIPES: dict[str, Recipe] = {
         channels_last=True,  # on two EPYC cores 1.25-1.35x faster than NCHW, in float32 (AVX2 or AVX-512) and in bf16
         compile=True,
         time_budget=600.0,
-        flip_tta=True,
+        tta=True,
     ),
     # LeCun et al. 1998 (§III.A, §II.C), where it is cheap to follow: 20 passes of plain SGD with the paper's step-wise
     # learning rates, its initialisation (the model's own), pixels with background -0.1 and ink 1.175, images padded
@@ -107,8 +107,11 @@ def build_recipe(name: str, model: str | None = None, **overrides: Any) -> Recip
 
 
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
-    """A stored recipe, also one written before validation splits and budgets (``normalize`` became ``pixels``)."""
+    """A stored recipe, also one written before validation splits and budgets (``normalize`` became ``pixels``) or before
+    test-time averaging took shifts too (``flip_tta`` became ``tta``)."""
     data = dict(data)
+    if "flip_tta" in data:
+        data.setdefault("tta", data.pop("flip_tta"))
     if "normalize" in data:
         data.setdefault("pixels", "standard" if data.pop("normalize") else "unit")
         data.setdefault("val", 0)  # such runs evaluated the test set every epoch
