@@ -44,7 +44,9 @@ def run(model: str, args: list[str], out: Path, env: dict[str, str] | None = Non
         "seconds": seconds,
         "test": final["test_acc"],
         "val": final["val_acc"] or float("nan"),
-        "epochs": len(document["epochs"]),
+        "epochs": len(document["epochs"]),  # the last one may have been cut short by a time budget
+        "steps": document["plan"]["total_steps"],
+        "tta": final.get("tta", "none"),
     }
 
 
@@ -112,7 +114,8 @@ def main() -> int:
                 aim = "met" if best["test"] >= 0.945 else "not met"
                 print(f"best ({isa}: {machine(env)}): {100 * best['test']:.2f}% (target >= 93.50; validation "
                       f"{100 * best['val']:.2f}%) in {best['seconds']:.0f} s (target <= 600), {best['epochs']} epochs "
-                      f"{verdict(ok)}; aim >= 94.50%: {aim}", flush=True)  # fmt: skip
+                      f"({best['steps']:,} steps), test-time averaging {best['tta']} {verdict(ok)}; aim >= 94.50%: {aim}",
+                      flush=True)  # fmt: skip
     print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0 if all(verdicts) else 1
 
