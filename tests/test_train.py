@@ -239,13 +239,15 @@ def test_two_ddp_processes_finish_with_identical_weights(data_dir, tmp_path):
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
         "--master-port", str(_free_port()), "-m", "cnnstat", "train", "fashion-fast", *QUICK,
-        "--data", str(data_dir), "--out", str(out),
+        "--time-budget", "10m", "--data", str(data_dir), "--out", str(out),  # the plan is shared: each epoch re-plans
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    checksums = json.loads((out / "metrics.json").read_text())["weight_checksums"]
+    document = json.loads((out / "metrics.json").read_text())
+    checksums = document["weight_checksums"]
     assert len(checksums) == 2 and checksums[0] == checksums[1]
+    assert document["plan"]["total_steps"] == sum(epoch["steps"] for epoch in document["epochs"])
 
 
 requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

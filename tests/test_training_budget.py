@@ -5,6 +5,8 @@ No test here measures real time: a fake clock advances by what each step and eva
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from fashion_fixtures import write_idx_set
@@ -25,7 +27,7 @@ from cnnstat.training.budget import (
 from cnnstat.training.checkpoint import load_checkpoint
 from cnnstat.training.data import load_fashion_mnist
 from cnnstat.training.evaluation import PLAIN
-from cnnstat.training.loop import EpochDone, EpochStarted, StepDone, TrainConfig, TrainingInterrupted, train
+from cnnstat.training.loop import EpochDone, EpochStarted, RunStarted, StepDone, TrainConfig, TrainingInterrupted, train
 from cnnstat.training.recipes import build_recipe
 
 
@@ -127,6 +129,9 @@ def test_a_plan_off_by_less_than_the_tolerance_stays_as_it_is():
     slightly_slower = Pace(0.101, 1.0, 90)  # nine more epochs would take 99.9 s of the 99 left: 991 steps fit, 9 fewer
     assert replan(plan, 1, slightly_slower, 99.0, 100, ceiling=6000, tolerance_s=1.0) == plan  # 0.9 s: kept
     assert replan(plan, 1, slightly_slower, 99.0, 100, ceiling=6000, tolerance_s=0.5).total_steps == 991
+    # one more step begins an eleventh epoch and its evaluation: worth 0.1 + 1 s, more than a tolerance of 1.05 s
+    assert replan(plan, 1, Pace(0.1, 1.0, 90), 100.1, 100, ceiling=6000, tolerance_s=1.05).total_steps == 1001
+    assert replan(plan, 1, Pace(0.0, 1.0, 90), 10.0, 100, ceiling=6000) == plan  # a pace the clock did not resolve
     assert replan_tolerance(600.0) == pytest.approx(6.0)  # half the 2% kept back for noise
 
 
@@ -274,7 +279,7 @@ def test_a_pace_that_wobbles_by_a_few_percent_leaves_the_plan_alone(data, tmp_pa
         if isinstance(event, EpochDone):
             planned.append(event.total_steps)
 
-    budget = 64.0
+    budget = 65.0  # twelve epochs and nine steps: a few steps more or less begin or end no epoch
     result = train(_budgeted(budget), data, tmp_path / "run", progress=wobble, clock=clock, started=clock())
     assert len(set(planned)) == 1 and result.plan.total_steps == planned[0]  # never re-planned
     assert clock() - 1000.0 <= budget
@@ -300,18 +305,20 @@ def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_pa
     assert clock() - 1000.0 <= budget
 
 
-def test_a_resumed_budgeted_run_keeps_its_plan_and_ends_with_the_same_weights(data, tmp_path, fake_time):
+@pytest.mark.parametrize("interrupted_epoch", [3, 13])  # a whole epoch, and the last one, which the budget cut short
+def test_a_resumed_budgeted_run_keeps_its_plan_and_ends_with_the_same_weights(data, tmp_path, fake_time, interrupted_epoch):
     clock, hook, costs = fake_time
-    config = _budgeted(54.0)
+    config = _budgeted(65.0)
     straight = train(config, data, tmp_path / "straight", progress=hook, clock=clock, started=clock())
+    assert straight.plan.total_steps == 12 * STEPS + 9
 
-    def interrupt_in_epoch_3(event):
+    def interrupt(event):
         hook(event)
-        if isinstance(event, EpochStarted) and event.epoch == 3:
+        if isinstance(event, EpochStarted) and event.epoch == interrupted_epoch:
             raise KeyboardInterrupt
 
     with pytest.raises(TrainingInterrupted):
-        train(config, data, tmp_path / "resumed", progress=interrupt_in_epoch_3, clock=clock, started=clock())
+        train(config, data, tmp_path / "resumed", progress=interrupt, clock=clock, started=clock())
     costs["step"] = 100.0  # a budget planned now would allow one epoch: the stored plan must win
     resumed = train(config, data, tmp_path / "resumed", resume=True, progress=hook, clock=clock, started=clock())
     assert resumed.plan == straight.plan and len(resumed.metrics) == len(straight.metrics)
@@ -342,8 +349,9 @@ def test_cli_time_budget_reports_the_plan_and_the_time_left(cli, tmp_path):
     result = cli("train", "fashion-fast", "--time-budget", "10m", "--val", "64", "--batch-size", "64", "--device", "cpu",
                  "--data", str(folder), "--out", str(out))  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "time budget 10:00" in result.output and "of a 10:00 budget" in result.output
-    assert "left" in result.output
+    output = " ".join(result.output.split())  # lines wrap at the terminal's width
+    assert "time budget 10:00" in output and "of a 10:00 budget" in output
+    assert re.search(r"epoch 1/3 train loss .* lr \S+ \d+:\d\d left", output)  # the countdown after epoch 1
     assert load_checkpoint(out / "last.pt")["plan"]["epochs"] == 3  # the cap: without --epochs, the fast recipe's 3
     refused = cli("train", "fashion-fast", "--time-budget", "ten minutes", "--data", str(folder))
     assert refused.exit_code == 1 and "cannot read the duration" in refused.output
@@ -357,14 +365,13 @@ def test_the_progress_line_counts_down_what_is_left(monkeypatch, start_epoch, le
     from rich.console import Console
 
     import cnnstat.cli.train as cli_train
-    from cnnstat.training.loop import EpochDone, EpochStarted, RunStarted
     from cnnstat.training.metrics import EpochMetrics
 
     clock = FakeClock()
     monkeypatch.setattr(cli_train.time, "perf_counter", clock)
     output = io.StringIO()
     printer = cli_train.ProgressPrinter(Console(file=output, width=200))
-    printer(RunStarted("cpu", epochs=3, steps=10, start_epoch=start_epoch, total_steps=30))
+    printer(RunStarted("cpu", epochs=3, steps_per_epoch=10, start_epoch=start_epoch, total_steps=30))
     for epoch in range(start_epoch + 1, 4):
         printer(EpochStarted(epoch, 3, 10))
         clock.advance(10.0)
@@ -375,9 +382,37 @@ def test_the_progress_line_counts_down_what_is_left(monkeypatch, start_epoch, le
     assert [line.rsplit("lr 0.1", 1)[1].strip() for line in lines] == lefts
 
 
-def test_a_plan_is_told_in_whole_epochs_and_the_steps_of_one_cut_short():
+def test_a_plan_is_told_in_epochs_and_the_steps_of_the_last_where_it_is_cut_short():
     from cnnstat.cli.train import _span
 
     assert [_span(steps, 429) for steps in (429, 858, 2525, 380, 1)] == [
-        "1 epoch", "2 epochs", "5 epochs and 380 steps", "380 steps", "1 step"
+        "1 epoch", "2 epochs", "6 epochs, the last cut to 380 of 429 steps", "1 epoch, the last cut to 380 of 429 steps",
+        "1 epoch, the last cut to 1 of 429 steps",
     ]  # fmt: skip
+
+
+def test_the_progress_lines_say_which_epoch_was_cut_short_and_when_the_plan_changed(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    import cnnstat.cli.train as cli_train
+    from cnnstat.training.metrics import EpochMetrics
+
+    clock = FakeClock()
+    monkeypatch.setattr(cli_train.time, "perf_counter", clock)
+    output = io.StringIO()
+    printer = cli_train.ProgressPrinter(Console(file=output, width=200))
+    printer(RunStarted("cpu", epochs=3, steps_per_epoch=10, start_epoch=0, total_steps=25))
+    for epoch, steps, total in ((1, 10, 27), (2, 10, 27), (3, 7, 27)):
+        printer(EpochStarted(epoch, 3, steps))
+        clock.advance(steps)
+        metrics = EpochMetrics(epoch, 0.5, 0.8, val_loss=0.4, val_acc=0.85, seconds=steps, images_per_s=1.0, lr=0.1, steps=steps)
+        printer(EpochDone(metrics, 3, total))
+    printer.stop()
+    text = output.getvalue()
+    assert "training on cpu: 3 epochs, the last cut to 5 of 10 steps, 10 steps an epoch" in text
+    lines = [line for line in text.splitlines() if line.startswith("epoch")]
+    assert "re-planned to end within the budget: 3 epochs, the last cut to 7 of 10 steps" in lines[0]
+    assert "re-planned" not in lines[1] + lines[2] and "0:07 left" in lines[1]  # the 7 steps still to come, at 1 s each
+    assert lines[2].startswith("epoch   3/3 (7 of 10 steps)") and "(7 of 10" not in lines[0] + lines[1]

@@ -150,11 +150,18 @@ def test_predict_averages_the_views_the_run_chose_and_reads_older_checkpoints(cl
     monkeypatch.setattr(loop, "_tta_accuracies", lambda run: {"none": 0.5, "mirror+shift": 0.6})  # for this test
     out = tmp_path / "run"
     args = ("--recipe", "best", "--epochs", "2", "--val", "128", "--data", str(noisy_dir), "--out", str(out))
-    assert cli("train", "fashion-fast", *QUICK, *args).exit_code == 0
+    result = cli("train", "fashion-fast", *QUICK, *args)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "(best.pt); averaged over views: mirror+shift 60.00%" in output
+    assert "each image averaged with its mirror image and the one-pixel shifts of both (validation chose it)" in output
     final = json.loads((out / "metrics.json").read_text())["final"]
-    assert final["tta"] == "mirror+shift" and load_trained(out).tta == "mirror+shift"
-    evaluation, _ = evaluate_test_set(load_trained(out), noisy_dir)
+    assert final["tta"] == "mirror+shift" and final["tta_val_acc"] == {"none": 0.5, "mirror+shift": 0.6}
+    trained = load_trained(out)
+    assert trained.tta == "mirror+shift"
+    evaluation, _ = evaluate_test_set(trained, noisy_dir)
     assert evaluation.accuracy == final["test_acc"]
+    _predict_images_averages_the_views(trained, tmp_path)
     best = load_checkpoint(out / "best.pt")
     older = {key: value for key, value in best.items() if key != "tta"}
     save_checkpoint(tmp_path / "older.pt", {**older, "flip_tta": True})  # written before shifts were tried
@@ -162,3 +169,49 @@ def test_predict_averages_the_views_the_run_chose_and_reads_older_checkpoints(cl
     save_checkpoint(tmp_path / "damaged.pt", {**best, "tta": "sideways"})
     with pytest.raises(CheckpointError, match="sideways"):
         load_trained(tmp_path / "damaged.pt")
+
+
+def _predict_images_averages_the_views(trained, folder):
+    """Images given to predict are averaged over the run's views: the mean of each view's softmax, by plain forward passes."""
+    from PIL import Image
+
+    from cnnstat.training.images import prepare_batch
+    from cnnstat.training.predict import predict_images
+
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, 256, (2, 28, 28), dtype=torch.uint8, generator=generator)
+    paths = [folder / f"image{i}.png" for i in range(2)]
+    for image, path in zip(images, paths, strict=True):
+        Image.fromarray(image.numpy(), mode="L").save(path)
+    with torch.no_grad():
+        probabilities = torch.stack(
+            [trained.model(prepare_batch(view.apply(images), trained.pixels, None))[:, :10].softmax(1)
+             for view in TTA_VIEWS["mirror+shift"]]
+        ).mean(0)  # fmt: skip
+    predicted = predict_images(trained, paths, invert=False)
+    assert [index for _, index, _, _ in predicted] == probabilities.argmax(1).tolist()
+    assert [p for _, _, _, p in predicted] == pytest.approx(probabilities.max(1).values.tolist(), rel=1e-5)
+
+
+def test_digits_are_averaged_over_shifts_only(tmp_path, monkeypatch):
+    """MNIST: validation tries the five unmirrored views, and a mirror image is never shown."""
+    import cnnstat.training.loop as loop
+    from cnnstat.training.data import load_dataset
+
+    folder = tmp_path / "MNIST" / "raw"
+    folder.mkdir(parents=True)
+    write_idx_set(folder, n_train=512, n_test=64)
+    real_evaluate = loop.evaluate
+    views_tried = []
+
+    def evaluate(model, split, *args, views=PLAIN, **kwargs):
+        views_tried.append(tuple(views))
+        return real_evaluate(model, split, *args, views=views, **kwargs)
+
+    monkeypatch.setattr(loop, "evaluate", evaluate)
+    data = load_dataset("mnist", tmp_path)
+    hyper = build_recipe("best", "fashion-fast", epochs=1, batch_size=64, val=VAL)
+    result = train(TrainConfig("fashion-fast", "best", hyper, device="cpu", dataset="mnist"), data, tmp_path / "run")
+    single = {views[0] for views in views_tried[1:-1]}  # after the epoch's evaluation, before the test set's
+    assert single == set(TTA_VIEWS["shift"]) and not any(view.mirrored for views in views_tried for view in views)
+    assert set(result.final.tta_val_acc) == {"none", "shift"} and result.final.tta in ("none", "shift")

@@ -47,11 +47,11 @@ def _count(number: int, noun: str) -> str:
 
 
 def _span(total_steps: int, steps_per_epoch: int) -> str:
-    """``12 epochs``, or ``11 epochs and 180 steps`` where a budget cut the last epoch short."""
+    """``12 epochs``, or ``12 epochs, the last cut to 180 of 429 steps`` where a budget cut the last one short."""
     whole, rest = divmod(total_steps, steps_per_epoch)
     if not rest:
         return _count(whole, "epoch")
-    return f"{_count(whole, 'epoch')} and {_count(rest, 'step')}" if whole else _count(rest, "step")
+    return f"{_count(whole + 1, 'epoch')}, the last cut to {rest:,} of {steps_per_epoch:,} steps"
 
 
 def default_run_dir(model: str) -> Path:
@@ -97,16 +97,16 @@ class ProgressPrinter:
         if isinstance(event, Notice):
             self.console.print(f"[yellow]note:[/yellow] {event.message}")
         elif isinstance(event, RunStarted):
-            self.epochs, self.steps, self.total_steps = event.epochs, event.steps, event.total_steps
-            self.steps_before = event.start_epoch * event.steps
+            self.epochs, self.steps, self.total_steps = event.epochs, event.steps_per_epoch, event.total_steps
+            self.steps_before = event.start_epoch * self.steps
             resumed = f", resuming after epoch {event.start_epoch}" if event.start_epoch else ""
-            span = _span(event.total_steps, event.steps)
-            self.console.print(f"training on {event.device}: {span}, {_count(event.steps, 'step')} an epoch{resumed}")
+            span = _span(event.total_steps, self.steps)
+            self.console.print(f"training on {event.device}: {span}, {_count(self.steps, 'step')} an epoch{resumed}")
             if event.budget_s is not None and event.pace is not None:
-                self.step_s = event.pace.seconds_per_step(event.steps)
-                epoch_s = self.step_s * event.steps
+                self.step_s = event.pace.seconds_per_step(self.steps)
+                epoch_s = self.step_s * self.steps
                 fits = self.step_s * event.total_steps <= (event.seconds_left or 0)
-                planned = f"{span} at {format_duration(epoch_s)} an epoch {'fit in' if fits else 'take more than'} the "
+                planned = f"{span}, at {format_duration(epoch_s)} an epoch, {'fit in' if fits else 'take more than'} the "
                 self.console.print(
                     f"time budget {format_duration(event.budget_s)}: {event.pace.step_s * 1000:.0f} ms per step and "
                     f"{event.pace.eval_s:.1f} s per evaluation measured on {event.pace.steps_measured} steps; {planned}"
@@ -133,11 +133,12 @@ class ProgressPrinter:
                         else f"test loss {m.test_loss:.4f} acc {100 * (m.test_acc or 0):.2f}%")  # fmt: skip
             replanned = ""
             if event.total_steps != self.total_steps:
-                replanned = f"  [yellow]re-planned: {_span(event.total_steps, self.steps)} to end within the budget[/yellow]"
+                replanned = f"  [yellow]re-planned to end within the budget: {_span(event.total_steps, self.steps)}[/yellow]"
                 self.epochs, self.total_steps = event.epochs, event.total_steps
             left = self.time_left(self.steps_before) if m.epoch < self.epochs else ""
+            cut = f" ({m.steps:,} of {self.steps:,} steps)" if m.steps is not None and m.steps < self.steps else ""
             self.console.print(
-                f"epoch {m.epoch:>3}/{self.epochs}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  {held_out}  "
+                f"epoch {m.epoch:>3}/{self.epochs}{cut}  train loss {m.train_loss:.4f} acc {100 * m.train_acc:.2f}%  {held_out}  "
                 f"{m.seconds:.1f} s  {m.images_per_s:,.0f} img/s  lr {m.lr:.2g}  {left}{replanned}"
             )
 

@@ -86,6 +86,11 @@ class Plan:
     total_steps: int
     seconds_per_epoch: float | None = None  # predicted, evaluation included; None without a budget
 
+    @staticmethod
+    def of_steps(total_steps: int, steps_per_epoch: int, seconds_per_epoch: float | None = None) -> Plan:
+        """The plan of ``total_steps``, in as many epochs as they take."""
+        return Plan(math.ceil(total_steps / steps_per_epoch), total_steps, seconds_per_epoch)
+
     def steps_in_epoch(self, epoch: int, steps_per_epoch: int) -> int:
         """The steps of epoch ``epoch`` (counted from 0): a whole epoch's, or what is left of the plan in the last."""
         return max(0, min(steps_per_epoch, self.total_steps - epoch * steps_per_epoch))
@@ -106,8 +111,7 @@ def plan_steps(pace: Pace, steps_per_epoch: int, budget_s: float, *, max_steps: 
     steps = whole * steps_per_epoch + extra
     if max_steps is not None:
         steps = min(steps, max_steps)
-    steps = max(1, steps)
-    return Plan(math.ceil(steps / steps_per_epoch), steps, epoch_s)
+    return Plan.of_steps(max(1, steps), steps_per_epoch, epoch_s)
 
 
 def replan(
@@ -120,15 +124,15 @@ def replan(
     which one slow epoch may have cut). It stays as it is where the change would be worth no more than
     ``tolerance_s``: one epoch's pace differs from the next by a percent or two, and a plan that followed
     each would change its schedule after every epoch. A plan with steps still to come keeps at least one.
+    A pace the clock could not resolve (no time at all) tells nothing, and the plan stays.
     """
     trained = done * steps_per_epoch
-    if trained >= plan.total_steps:
+    if trained >= plan.total_steps or pace.step_s <= 0:
         return plan
     rest = plan_steps(pace, steps_per_epoch, seconds_left)
-    total = max(trained + 1, min(trained + rest.total_steps, ceiling))
-    if abs(total - plan.total_steps) * pace.step_s <= tolerance_s:
-        return plan
-    return Plan(math.ceil(total / steps_per_epoch), total, rest.seconds_per_epoch)
+    new = Plan.of_steps(max(trained + 1, min(trained + rest.total_steps, ceiling)), steps_per_epoch, rest.seconds_per_epoch)
+    change_s = (new.total_steps - plan.total_steps) * pace.step_s + (new.epochs - plan.epochs) * pace.eval_s
+    return plan if abs(change_s) <= tolerance_s else new
 
 
 NOISE_SHARE = 0.02  # of a budget, kept back for the noise in a machine's pace

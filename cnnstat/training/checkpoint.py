@@ -86,3 +86,18 @@ def model_to_build(stored: str, path: Path, named: str | None = None) -> str:
         raise CheckpointError(f"{path} was trained from {stored!r}, code that cnnstat would import and run; it runs code "
                               f"only when you name it: pass --model {stored} if you trust that code")  # fmt: skip
     return stored
+
+
+def load_weights(module: torch.nn.Module, weights: Any, path: Path, name: str) -> None:
+    """Put a checkpoint's weights into ``module``; weights of other names or shapes are named, and why they can be.
+
+    A zoo model whose layout changed between cnnstat versions is the likeliest cause: its name is the same.
+    """
+    try:
+        module.load_state_dict(weights)
+    except (RuntimeError, TypeError, AttributeError) as error:  # names or shapes of another model, or no weights at all
+        reason = str(error).splitlines()[0].rstrip(":. ") if str(error) else type(error).__name__
+        raise CheckpointError(
+            f"{path} holds weights that do not fit {name} as this cnnstat builds it (a checkpoint of another model, or of "
+            f"an earlier layout of this one, such as an earlier cnnstat's): {reason}"
+        ) from None

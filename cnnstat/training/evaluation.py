@@ -74,6 +74,19 @@ def scored(log_probs: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     return Evaluation(loss / size, confusion.diagonal().sum().item() / size, confusion, predicted, log_probs)
 
 
+def view_log_probs(
+    model: nn.Module, images: torch.Tensor, pixels: Pixels, views: Sequence[View], channels_last: bool = False
+) -> torch.Tensor:
+    """Class log-probabilities of uint8 images, each averaged over ``views`` of it (one forward pass per view)."""
+    per_view = []
+    for view in views:
+        x = prepare_batch(view.apply(images), pixels, None)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        per_view.append(class_logits(model(x)).log_softmax(1))
+    return average_log_probs(per_view)
+
+
 def evaluate(
     model: nn.Module, split: Split, pixels: Pixels, setup: DeviceSetup, batch_size: int = 1000, *, views: Sequence[View] = PLAIN
 ) -> Evaluation:
@@ -83,12 +96,6 @@ def evaluate(
     with torch.no_grad(), setup.autocast():
         for start in range(0, len(split), batch_size):
             images = split.images[start : start + batch_size]
-            per_view = []
-            for view in views:
-                x = prepare_batch(view.apply(images), pixels, None)
-                if setup.channels_last:
-                    x = x.contiguous(memory_format=torch.channels_last)
-                per_view.append(class_logits(model(x)).log_softmax(1))
-            chunks.append(average_log_probs(per_view).cpu())
+            chunks.append(view_log_probs(model, images, pixels, views, setup.channels_last).cpu())
     log_probs = torch.cat(chunks) if chunks else torch.zeros(0, CLASSES)
     return scored(log_probs, split.labels.cpu())

@@ -31,7 +31,7 @@ from ..devices import DeviceSetup, select_device
 from ..errors import CheckpointError, CnnstatError
 from ..zoo import output_features, resolve_model
 from .budget import Clock, Pace, Plan, measure_pace, plan_steps, replan, replan_tolerance, reserve_seconds
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, load_weights, save_checkpoint
 from .data import DATASETS, DatasetInfo, ImageData, Split, dataset_info, validation_split
 from .evaluation import CLASSES, TTA_VIEWS, average_log_probs, class_logits, distinct_views, evaluate, scored, tta_candidates
 from .images import Pixels, prepare_batch
@@ -102,10 +102,10 @@ class Notice:
 class RunStarted:
     device: str
     epochs: int
-    steps: int  # in a whole epoch
+    steps_per_epoch: int
     start_epoch: int
     total_steps: int  # of the whole run, as planned: the last epoch may be cut short
-    budget_s: float | None = None  # the time budget, when the epochs were planned to fit one
+    budget_s: float | None = None  # the time budget, when the steps were planned to fit one
     seconds_left: float | None = None  # of the budget, now
     pace: Pace | None = None  # measured on the first steps, when it was
 
@@ -370,6 +370,7 @@ def _set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHoo
 def _restore(run: _Run, state: dict[str, Any]) -> None:
     if stored_config(state, run.out / "last.pt") != run.config:
         raise CheckpointError(f"{run.out}/last.pt was written by another configuration; resume with the same options")
+    load_weights(run.model, state["model"], run.out / "last.pt", run.config.model)
     try:
         _restore_state(run, state)
     except (TypeError, ValueError, KeyError, RuntimeError) as error:  # a field of another type or shape than cnnstat writes
@@ -380,8 +381,7 @@ def _restore(run: _Run, state: dict[str, Any]) -> None:
 
 
 def _restore_state(run: _Run, state: dict[str, Any]) -> None:
-    """Weights, plan, schedule, optimizer, scaler, random state and metrics, as last.pt holds them."""
-    run.model.load_state_dict(state["model"])
+    """Plan, schedule, optimizer, scaler, random state and metrics, as last.pt holds them (the weights are in already)."""
     stored = state.get("plan") or {
         "epochs": run.config.hyper.epochs,
         "total_steps": run.config.hyper.epochs * run.steps_per_epoch,
@@ -504,8 +504,7 @@ def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook)
         if run.dist.world > 1:  # every process must train the same steps: the main one's plan
             steps = torch.tensor([run.plan.total_steps], device=run.setup.device)
             torch.distributed.broadcast(steps, 0)
-            total = int(steps.item())
-            run.plan = Plan(math.ceil(total / run.steps_per_epoch), total, run.plan.seconds_per_epoch)
+            run.plan = Plan.of_steps(int(steps.item()), run.steps_per_epoch, run.plan.seconds_per_epoch)
     else:
         run.plan = Plan(hyper.epochs, hyper.epochs * run.steps_per_epoch)
         if pace is not None:
@@ -561,7 +560,7 @@ def _train_epoch(run: _Run, epoch: int, report: ProgressHook, clock: Clock) -> t
         run.confusion = evaluation.confusion
     ended = clock()
     metrics = EpochMetrics(
-        epoch=epoch + 1, train_loss=totals[0].item() / seen, train_acc=totals[1].item() / seen,
+        epoch=epoch + 1, steps=steps, train_loss=totals[0].item() / seen, train_acc=totals[1].item() / seen,
         seconds=ended - began, images_per_s=seen / (trained - began) if trained > began else 0.0,
         lr=run.optimizer.param_groups[0]["lr"], **figures,
     )  # fmt: skip
@@ -603,18 +602,22 @@ def _replan(run: _Run, done: int, deadline: float, clock: Clock, pace: Pace) -> 
     After the first epoch, the first correction of the probe's estimate, and while the one-cycle schedule still
     warms up (its first quarter of steps: stretching it only delays its peak), the plan may grow to the
     recipe's most; later a stretch would raise a rate already annealing, so it grows only back to the most
-    it planned.
+    it planned. Schedules that do not anneal to a planned end (constant, the 1998 paper's steps per pass)
+    may always grow.
     """
     hyper, steps_per_epoch = run.config.hyper, run.steps_per_epoch
+    if run.dist.world > 1:  # every process plans on the slowest one's pace, and the main one's clock
+        paces = torch.tensor([pace.step_s, pace.eval_s], dtype=torch.float64, device=run.setup.device)
+        torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
+        pace = Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
     seconds_left = _seconds_for_training(run, deadline, clock, pace)
-    if run.dist.world > 1:  # all processes follow the main one's clock
-        shared = torch.tensor([pace.step_s, pace.eval_s, seconds_left], dtype=torch.float64, device=run.setup.device)
+    if run.dist.world > 1:
+        shared = torch.tensor([seconds_left], dtype=torch.float64, device=run.setup.device)
         torch.distributed.broadcast(shared, 0)
-        step_s, eval_s, seconds_left = shared.tolist()
-        pace = Pace(step_s, eval_s, pace.steps_measured)
+        seconds_left = shared.item()
     run.most_steps_planned = max(run.most_steps_planned, run.plan.total_steps)
-    warming_up = done * steps_per_epoch < _warm_up_steps(run.plan.total_steps)
-    ceiling = hyper.epochs * steps_per_epoch if done == 1 or warming_up else run.most_steps_planned
+    annealing = isinstance(run.scheduler, OneCycle) and done * steps_per_epoch >= _warm_up_steps(run.plan.total_steps)
+    ceiling = run.most_steps_planned if annealing and done > 1 else hyper.epochs * steps_per_epoch
     assert hyper.time_budget is not None
     new = replan(run.plan, done, pace, seconds_left, steps_per_epoch, ceiling=ceiling, tolerance_s=replan_tolerance(hyper.time_budget))
     if new.total_steps == run.plan.total_steps:
@@ -643,12 +646,13 @@ def _finish(run: _Run) -> FinalResult:
     final = FinalResult(run.best_epoch, run.best_val, test.accuracy, test.loss, tta, "best.pt", tried)
     if run.dist.main:  # best.pt records what was chosen and its test figure, for `cnnstat predict`
         best = load_checkpoint(run.out / "best.pt")
+        best.pop("flip_tta", None)  # what a checkpoint of an earlier cnnstat said instead of "tta"
         save_checkpoint(run.out / "best.pt", {**best, "final": asdict(final), "tta": tta})
     return final
 
 
 def _tta_accuracies(run: _Run) -> dict[str, float]:
-    """The validation accuracy of every candidate averaging over views, fewest views first (``none``, plain, first).
+    """The validation accuracy of every candidate averaging over views, fewest views first (``none`` first).
 
     Each view of the validation images is evaluated once; every candidate averages those it uses.
     """

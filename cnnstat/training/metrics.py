@@ -16,6 +16,7 @@ class EpochMetrics:
     """One epoch's figures; validation or test figures are None where that split was not evaluated."""
 
     epoch: int
+    steps: int | None = field(default=None, kw_only=True)  # trained; fewer than an epoch's in a last epoch a budget cut short
     train_loss: float
     train_acc: float
     val_loss: float | None = field(default=None, kw_only=True)

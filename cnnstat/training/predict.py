@@ -12,10 +12,10 @@ from ..counting.records import format_shape
 from ..devices import select_device
 from ..errors import CheckpointError, DataError
 from ..zoo import output_features, resolve_model
-from .checkpoint import load_checkpoint, model_to_build
+from .checkpoint import load_checkpoint, load_weights, model_to_build
 from .data import DatasetInfo, dataset_info, load_dataset
-from .evaluation import TTA_VIEWS, Evaluation, average_log_probs, class_logits, evaluate
-from .images import Pixels, prepare_batch
+from .evaluation import TTA_VIEWS, Evaluation, evaluate, view_log_probs
+from .images import Pixels
 from .loop import TrainConfig, stored_config
 
 
@@ -40,11 +40,7 @@ def load_trained(checkpoint: Path, model: str | None = None) -> Trained:
     config = stored_config(state, checkpoint)
     name = model_to_build(config.model, checkpoint, model)
     module = resolve_model(name, on_meta=False).module
-    try:
-        module.load_state_dict(state["model"])
-    except RuntimeError as error:  # names or shapes of another model
-        reason = str(error).splitlines()[0].rstrip(":. ")
-        raise CheckpointError(f"{checkpoint} holds weights that do not fit {name}: {reason}") from None
+    load_weights(module, state["model"], checkpoint, name)
     size = tuple(state["input_size"])
     try:
         output_features(module, size)
@@ -86,11 +82,7 @@ def predict_images(trained: Trained, images: list[Path], invert: bool) -> list[t
     if invert:  # photos are dark on light; the MNIST family is light on dark
         batch = 255 - batch
     with torch.no_grad():
-        log_probs = [
-            class_logits(trained.model(prepare_batch(view.apply(batch), trained.pixels, None))).log_softmax(1)
-            for view in TTA_VIEWS[trained.tta]
-        ]
-        probabilities = average_log_probs(log_probs).exp()
+        probabilities = view_log_probs(trained.model, batch, trained.pixels, TTA_VIEWS[trained.tta]).exp()
     predictions = []
     for path, row in zip(images, probabilities, strict=True):
         index = int(row.argmax())

@@ -28,7 +28,7 @@ class Recipe:
     compile: bool = False  # torch.compile the model, on CUDA only (on the CPU its compile time outweighs what it saves)
     eval_batch_size: int = 1000
     val: int = 5000  # training images held out to choose the checkpoint; 0: none, the test set is evaluated every epoch
-    time_budget: float | None = None  # seconds the whole run may take; the epochs are planned to fit
+    time_budget: float | None = None  # seconds the whole run may take; the steps are planned to fit
     tta: bool = False  # also try averaging each test image over its mirror image and one-pixel shifts; kept if validation says so
 
 
@@ -45,7 +45,7 @@ RECIPES: dict[str, Recipe] = {
         epochs=3, batch_size=256, lr=0.02, optimizer="adam", schedule="onecycle", label_smoothing=0.05, amp=True,
         channels_last=True, compile=True,
     ),
-    # The best accuracy within ten minutes on the machine at hand: the epochs are planned to fit the budget.
+    # The best accuracy within ten minutes on the machine at hand: the steps are planned to fit the budget.
     "best": Recipe(
         epochs=60,
         batch_size=128,
