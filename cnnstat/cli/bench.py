@@ -61,6 +61,11 @@ def bench(
     out: OutOpt = None,
 ) -> None:
     """Time inference or training; images/s, GFLOP/s from the counted FLOPs, share of peak, memory."""
+    import logging
+
+    # torch.utils.benchmark imports torch's C++ extension builder, which warns "No CUDA runtime is found" on a
+    # machine with a CUDA toolkit and no GPU; cnnstat builds no extension, so the warning only misleads here
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     from ..benchmark.baseline import compare_baseline, read_baseline
     from ..benchmark.timing import BenchOptions, run_bench
     from ..counting.inputs import parse_input
