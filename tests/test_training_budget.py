@@ -194,96 +194,69 @@ def _ran_its_schedule_to_the_end(out) -> None:
     assert state["scheduler"]["last_epoch"] == state["scheduler"]["total_steps"] == state["plan"]["total_steps"]
 
 
+def _run_at_paces(fake_time, data, out, budget, step_s_of_epoch, probe_step_s=STEP_S):
+    """A budgeted run whose steps cost ``step_s_of_epoch(epoch)`` on the fake clock (epochs counted from 1); the
+    run's result and the total steps it planned after each epoch. It must end within its budget, its schedule run."""
+    clock, hook, costs = fake_time
+    costs["step"] = probe_step_s  # what the probe measures
+    planned = []
+
+    def paced(event):
+        if isinstance(event, EpochStarted):
+            costs["step"] = step_s_of_epoch(event.epoch)
+        hook(event)
+        if isinstance(event, EpochDone):
+            planned.append(event.total_steps)
+
+    result = train(_budgeted(budget), data, out, progress=paced, clock=clock, started=clock())
+    assert clock() - 1000.0 <= budget
+    _ran_its_schedule_to_the_end(out)
+    return result, planned
+
+
 def test_a_budgeted_run_trains_the_steps_that_fit_and_ends_within_its_budget(data, tmp_path, fake_time):
-    clock, hook, _ = fake_time
     budget = 65.0
-    result = train(_budgeted(budget), data, tmp_path / "run", progress=hook, clock=clock, started=clock())
+    result, _ = _run_at_paces(fake_time, data, tmp_path / "run", budget, lambda epoch: STEP_S)
     expected = most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, lambda _: STEP_S)
     assert result.plan.total_steps == expected == 12 * STEPS + 9  # twelve epochs, and nine steps of a thirteenth
-    assert len(result.metrics) == result.plan.epochs == 13
-    assert clock() - 1000.0 <= budget
-    _ran_its_schedule_to_the_end(tmp_path / "run")
+    assert len(result.metrics) == result.plan.epochs == 13 and result.metrics[-1].steps == 9
     assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3  # annealed to the end
 
 
 def test_a_run_that_slows_down_replans_and_still_completes_its_schedule(data, tmp_path, fake_time):
-    clock, hook, costs = fake_time
-
-    def slow_down_after_two_epochs(event):
-        hook(event)
-        if isinstance(event, EpochStarted) and event.epoch == 3:
-            costs["step"] = 3 * STEP_S
-
     budget = 64.0
-    result = train(_budgeted(budget), data, tmp_path / "run", progress=slow_down_after_two_epochs, clock=clock, started=clock())
+    result, _ = _run_at_paces(fake_time, data, tmp_path / "run", budget, lambda epoch: STEP_S if epoch < 3 else 3 * STEP_S)
     pace = lambda step: STEP_S if step < 2 * STEPS else 3 * STEP_S  # noqa: E731
     assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 6 * STEPS + 10
-    assert clock() - 1000.0 <= budget
-    _ran_its_schedule_to_the_end(tmp_path / "run")
     assert result.metrics[-1].lr < build_recipe("best").lr * 1e-3
 
 
 def test_a_plan_cut_by_one_slow_epoch_grows_back_when_the_pace_returns(data, tmp_path, fake_time):
-    clock, hook, costs = fake_time
-
-    def slow_second_epoch(event):
-        hook(event)
-        if isinstance(event, EpochStarted):
-            costs["step"] = 3 * STEP_S if event.epoch == 2 else STEP_S
-
     budget = 64.0
-    result = train(_budgeted(budget), data, tmp_path / "run", progress=slow_second_epoch, clock=clock, started=clock())
+    result, planned = _run_at_paces(fake_time, data, tmp_path / "run", budget, lambda e: 3 * STEP_S if e == 2 else STEP_S)
     pace = lambda step: 3 * STEP_S if STEPS <= step < 2 * STEPS else STEP_S  # noqa: E731
     # cut to what fits at the slow pace after epoch 2, then grown back to all that fits once it returned
+    assert min(planned) < planned[0]
     assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 11 * STEPS
-    assert clock() - 1000.0 <= budget
-    _ran_its_schedule_to_the_end(tmp_path / "run")
 
 
 def test_a_plan_grows_past_its_first_estimate_while_the_schedule_warms_up(data, tmp_path, fake_time):
     """The probe and the first epoch run at half the later pace (as a CPU's first steps do): the plan grows at epoch 2,
     when the schedule is still warming up, past anything it planned before."""
-    clock, hook, costs = fake_time
-    costs["step"] = 2 * STEP_S  # what the probe measures
-
-    def fast_from_epoch_2(event):
-        hook(event)
-        if isinstance(event, EpochStarted):
-            costs["step"] = 2 * STEP_S if event.epoch == 1 else STEP_S
-
-    planned = []
     budget = 104.0
-
-    def record(event):
-        fast_from_epoch_2(event)
-        if isinstance(event, EpochDone):
-            planned.append(event.total_steps)
-
-    result = train(_budgeted(budget), data, tmp_path / "run", progress=record, clock=clock, started=clock())
+    slow_start = lambda epoch: 2 * STEP_S if epoch == 1 else STEP_S  # noqa: E731
+    result, planned = _run_at_paces(fake_time, data, tmp_path / "run", budget, slow_start, probe_step_s=2 * STEP_S)
     first_estimate = most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, lambda _: 2 * STEP_S)
     pace = lambda step: 2 * STEP_S if step < STEPS else STEP_S  # noqa: E731
     assert planned[0] == first_estimate < planned[1]
     assert result.plan.total_steps == most_steps_that_fit(_for_training(budget), STEPS, EVAL_S, pace) == 28 * STEPS
-    assert clock() - 1000.0 <= budget
-    _ran_its_schedule_to_the_end(tmp_path / "run")
 
 
 def test_a_pace_that_wobbles_by_a_few_percent_leaves_the_plan_alone(data, tmp_path, fake_time):
-    clock, hook, costs = fake_time
-    planned = []
-
-    def wobble(event):
-        hook(event)
-        if isinstance(event, EpochStarted):
-            costs["step"] = STEP_S * (1.03 if event.epoch % 2 else 0.97)
-        if isinstance(event, EpochDone):
-            planned.append(event.total_steps)
-
     budget = 65.0  # twelve epochs and nine steps: a few steps more or less begin or end no epoch
-    result = train(_budgeted(budget), data, tmp_path / "run", progress=wobble, clock=clock, started=clock())
+    wobble = lambda epoch: STEP_S * (1.03 if epoch % 2 else 0.97)  # noqa: E731
+    result, planned = _run_at_paces(fake_time, data, tmp_path / "run", budget, wobble)
     assert len(set(planned)) == 1 and result.plan.total_steps == planned[0]  # never re-planned
-    assert clock() - 1000.0 <= budget
-    _ran_its_schedule_to_the_end(tmp_path / "run")
 
 
 def test_a_one_off_cost_at_the_first_step_is_not_taken_for_the_pace(data, tmp_path, fake_time):
