@@ -483,16 +483,21 @@ def _seconds_for_training(run: _Run, deadline: float, clock: Clock, pace: Pace) 
     return deadline - clock() - reserve_seconds(_final_eval_passes(run) * pace.eval_s, run.config.hyper.time_budget)
 
 
+def _slowest_pace(run: _Run, pace: Pace) -> Pace:
+    """The slowest process's pace, on which every process plans the same (this process's own when not distributed)."""
+    if run.dist.world == 1:
+        return pace
+    paces = torch.tensor([pace.step_s, pace.eval_s], dtype=torch.float64, device=run.setup.device)
+    torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
+    return Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
+
+
 def _plan(run: _Run, clock: Clock, deadline: float | None, report: ProgressHook) -> Pace | None:
     """Fix the epochs and the schedule: the recipe's, or as many as fit the time budget at the pace measured now."""
     hyper = run.config.hyper
     pace = None
     if deadline is not None or run.pixels.input_size[1:] not in ((28, 28), (32, 32)):
-        pace = _measure_pace(run, clock, quick=deadline is None)
-        if run.dist.world > 1:  # every process must plan the same: the slowest one's pace
-            paces = torch.tensor([pace.step_s, pace.eval_s], dtype=torch.float64, device=run.setup.device)
-            torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
-            pace = Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
+        pace = _slowest_pace(run, _measure_pace(run, clock, quick=deadline is None))
     if deadline is not None:
         assert pace is not None
         left = _seconds_for_training(run, deadline, clock, pace)
@@ -606,12 +611,9 @@ def _replan(run: _Run, done: int, deadline: float, clock: Clock, pace: Pace) -> 
     may always grow.
     """
     hyper, steps_per_epoch = run.config.hyper, run.steps_per_epoch
-    if run.dist.world > 1:  # every process plans on the slowest one's pace, and the main one's clock
-        paces = torch.tensor([pace.step_s, pace.eval_s], dtype=torch.float64, device=run.setup.device)
-        torch.distributed.all_reduce(paces, op=torch.distributed.ReduceOp.MAX)
-        pace = Pace(paces[0].item(), paces[1].item(), pace.steps_measured)
+    pace = _slowest_pace(run, pace)
     seconds_left = _seconds_for_training(run, deadline, clock, pace)
-    if run.dist.world > 1:
+    if run.dist.world > 1:  # every process plans on the main one's clock
         shared = torch.tensor([seconds_left], dtype=torch.float64, device=run.setup.device)
         torch.distributed.broadcast(shared, 0)
         seconds_left = shared.item()
