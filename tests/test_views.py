@@ -9,7 +9,7 @@ import pandas as pd
 
 import cnnstat
 from cnnstat.counting import views
-from cnnstat.counting.report import SUMMED_COLUMNS
+from cnnstat.counting.columns import SUMMED
 
 
 def test_grouping_by_depth_keeps_every_total_and_names_the_modules():
@@ -68,7 +68,7 @@ def test_columns_pick_what_the_table_shows(cli):
 def test_the_dataframe_has_every_figure_as_a_column():
     frame = cnnstat.analyze("lenet5").to_pandas()
     assert isinstance(frame, pd.DataFrame) and len(frame) == 12
-    for column in (*SUMMED_COLUMNS, "receptive_field", "effective_stride", "name", "output_shape"):
+    for column in (*SUMMED, "receptive_field", "effective_stride", "name", "output_shape"):
         assert column in frame.columns, column
     assert frame["backward_macs"].sum() == cnnstat.analyze("lenet5").totals["backward_macs"]
 

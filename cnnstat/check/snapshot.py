@@ -1,8 +1,9 @@
 """Architecture snapshots: one JSON file per model and input; any change is a readable diff.
 
-A snapshot stores every layer's name, type, shapes, parameters, every measure the core keeps, its
-FLOPs under every convention and its receptive field. The field list is read from the report, so a
-new measure needs no change here: a snapshot written before it existed shows it as new, not changed.
+A snapshot stores the columns the registry marks as stored (``counting/columns.py``): every layer's
+name, type, shapes, parameters, every numeric measure, its FLOPs under every convention and its
+receptive field. A new measure needs no change here: a snapshot written before it existed shows it
+as new, not changed.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import write_atomically
+from ..counting.columns import ROW_COLUMNS, Source, Unit
 from ..counting.conventions import CONVENTIONS
-from ..counting.measures import NUMERIC_MEASURES
 from ..counting.records import format_shape
 from ..counting.report import Report
 from ..errors import CnnstatError
@@ -24,9 +25,9 @@ from ..formats import check_format
 from .comparison import call_keys
 
 FORMAT = 2  # 1: cnnstat 0.1 (fvcore and lenet FLOPs as their own fields)
-_IDENTITY = ("type", "input_shape", "output_shape", "params", "trainable_params")
-_NUMBERS = ("params", "trainable_params", *NUMERIC_MEASURES)
-_SHAPES = ("input_shape", "output_shape", "receptive_field")
+_STORED = tuple(column for column in ROW_COLUMNS if column.stored)
+_NUMBERS = tuple(c.name for c in _STORED if c.unit in (Unit.COUNT, Unit.BYTES) and c.source is not Source.CONVENTION)
+_SHAPES = tuple(c.name for c in _STORED if c.unit in (Unit.SHAPE, Unit.EXTENT))
 
 
 class SnapshotError(CnnstatError):
@@ -57,9 +58,10 @@ def snapshot_document(report: Report) -> dict[str, Any]:
     layers = []
     for index, layer in enumerate(report.layers):
         row = layer.row()
-        stored = {"name": layer.name, **{key: row[key] for key in (*_IDENTITY, *NUMERIC_MEASURES)}}
-        stored["flops"] = {name: converted.layers[index].flops for name, converted in by_convention.items()}
-        stored["receptive_field"] = row["receptive_field"]
+        stored = {column.name: row[column.name] for column in _STORED}
+        # FLOPs depend on the convention: a snapshot keeps them under every one
+        stored.update({column.name: {name: getattr(converted.layers[index], column.name) for name, converted in
+                                     by_convention.items()} for column in _STORED if column.source is Source.CONVENTION})  # fmt: skip
         layers.append(stored)
     return {"format": FORMAT, "model": report.model, "input": list(report.input_shape), "layers": layers}
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..counting.columns import COLUMN
 from ..errors import CnnstatError
 from .app import (
     DEFAULT_CONVENTION_NAME,
@@ -23,10 +24,13 @@ from .app import (
     user_errors,
 )
 from .count import report_for
-from .output import Format, emit, format_shape, human_bytes, plain, stderr_console, table
+from .output import Format, emit, format_shape, stderr_console, table
 
+#: What one model's row shows: its name and inputs, then figures of the column registry (totals, and the
+#: receptive field of its output), and its depth (layers with parameters).
 COLUMNS = ("model", "input", "params", "macs", "flops", "connections", "neurons", "backward_macs", "activation_bytes",
            "training_bytes", "depth", "receptive_field")  # fmt: skip
+_OWN_HEADERS = {"model": "Model", "input": "Input"}
 
 
 def comparison_row(report: Any) -> dict[str, Any]:
@@ -40,14 +44,10 @@ def comparison_row(report: Any) -> dict[str, Any]:
 
 
 def _cells(row: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(
-        human_bytes(row[key]) if key.endswith("_bytes") else row[key] if isinstance(row[key], str) else plain(row[key])
-        for key in COLUMNS
-    )
+    return tuple(row[key] if key in _OWN_HEADERS else COLUMN[key].format(row[key]) for key in COLUMNS)
 
 
-HEADERS = ("Model", "Input", "Params", "MACs", "FLOPs", "Connections", "Neurons", "Backward MACs", "Activations",
-           "Training memory", "Depth", "Receptive field")  # fmt: skip
+HEADERS = tuple(_OWN_HEADERS.get(key) or COLUMN[key].header for key in COLUMNS)
 
 
 def type_table(reports: list[Any]) -> Any:

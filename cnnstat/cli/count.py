@@ -56,33 +56,32 @@ def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any
                    timeout=timeout)  # fmt: skip
 
 
-def _columns(text: str | None, report: Any) -> tuple[str, ...] | None:
-    from .report_view import available_columns
+def _columns(text: str | None) -> tuple[str, ...] | None:
+    """The columns ``--columns`` names, checked against the registry before any counting."""
+    from ..counting.columns import COLUMN
 
     if text is None:
         return None
     chosen = tuple(c.strip() for c in text.split(",") if c.strip())
     if not chosen:
         raise CnnstatError("--columns names no column; give them separated by commas, e.g. name,macs,flops")
-    known = available_columns(report)
-    unknown = [c for c in chosen if c not in known]
+    unknown = [c for c in chosen if c not in COLUMN]
     if unknown:
-        raise CnnstatError(f"unknown column {', '.join(unknown)}; choose from {', '.join(known)}")
+        raise CnnstatError(f"unknown column {', '.join(unknown)}; choose from {', '.join(COLUMN)}")
     return chosen
 
 
 def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: int | None) -> Any:
     """The rows to show: grouped by hierarchy or type, sorted, the first K."""
     from ..counting import views
-    from .report_view import available_columns
+    from ..counting.columns import COLUMN
 
     if depth is not None and by is GroupBy.type:
         raise CnnstatError("--depth and --by type group rows two different ways: choose one")
     view = views.by_type(report) if by is GroupBy.type else views.by_depth(report, depth) if depth else report
     if sort is not None:
-        known = available_columns(report)
-        if sort not in known:
-            raise CnnstatError(f"cannot sort by {sort!r}; choose one of {', '.join(known)}")
+        if sort not in COLUMN:
+            raise CnnstatError(f"cannot sort by {sort!r}; choose one of {', '.join(COLUMN)}")
         view = views.top(view, "flops" if sort == "share" else sort, top)  # a row's share is its FLOPs over the total
     elif top is not None:
         view = replace(view, layers=view.layers[:top])
@@ -129,8 +128,8 @@ def summary(
     """Layer table: shapes, parameters, MACs and connections, with totals, backward MACs and training memory."""
     from .report_view import summary_tables
 
+    chosen = _columns(columns)
     report = report_for(model, input, batch, convention, optimizer, timeout, train)
-    chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen)
 
@@ -157,8 +156,8 @@ def flops(
     """FLOPs per layer and per layer type under a named convention."""
     from .report_view import flops_tables
 
+    chosen = _columns(columns)
     report = report_for(model, input, batch, convention, optimizer, timeout, train)
-    chosen = _columns(columns, report)
     view = view_of(report, depth, by, sort, top)
     show_report(report, view, format, lambda v, r: flops_tables(v, r, chosen), explain, out, chosen)
 
@@ -175,7 +174,7 @@ def models(
     from ..zoo.listing import model_rows
     from .output import table
 
-    rows = model_rows(pattern, include_torchvision=torchvision)
+    rows = model_rows(pattern, ["torchvision"] if torchvision else [])
     if not rows:
         raise CnnstatError(f"no model matches {pattern!r}")
     table_rows = [

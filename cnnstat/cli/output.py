@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..atomic import write_atomically
+from ..counting.columns import human_bytes, plain
 from ..counting.records import format_shape
 
 __all__ = ["Format", "emit", "format_shape", "human_bytes", "plain", "stderr_console", "stdout_console", "table"]
@@ -37,31 +38,6 @@ def stdout_console(file: Any = None) -> Console:
 
 def stderr_console(quiet: bool = False) -> Console:
     return Console(stderr=True, highlight=False, emoji=False, quiet=quiet)
-
-
-def human_bytes(count: int) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    size = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:,.1f} {unit}" if unit != "B" else f"{int(size)} B"
-        size /= 1024
-    raise AssertionError("unreachable")
-
-
-def plain(value: Any) -> str:
-    """One cell of a table or CSV: shapes as 1×3×224×224, whole numbers with thousands separators, None as empty."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return "×".join("—" if v is None else str(v) for v in value)
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:,.6g}"
-    return str(value)
 
 
 def table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], numeric: int,

@@ -6,50 +6,29 @@ from typing import Any
 
 from rich.table import Table
 
+from ..counting.columns import COLUMN
 from ..counting.report import LayerCounts, Report
-from .output import format_shape, human_bytes, plain, table
+from .output import format_shape, table
 
-# Headers for the columns a table can show; any other figure of a row is shown under its own name.
-HEADERS = {
-    "name": "Layer", "type": "Type", "module": "Module", "input_shape": "Input", "output_shape": "Output",
-    "params": "Params", "trainable_params": "Trainable", "param_bytes": "Param memory", "macs": "MACs",
-    "elementwise": "Elementwise", "connections": "Connections", "formula_connections": "Formula connections",
-    "neurons": "Neurons", "backward_macs": "Backward MACs", "activation_bytes": "Activations",
-    "training_bytes": "Training memory", "flops": "FLOPs", "share": "Share", "receptive_field": "Receptive field",
-    "effective_stride": "Stride", "formula": "Formula", "depth": "Depth",
-}  # fmt: skip
-TEXT_COLUMNS = ("name", "type", "module", "input_shape", "output_shape", "formula")
-BYTE_COLUMNS = ("param_bytes", "activation_bytes", "training_bytes")
 SUMMARY_COLUMNS = ("name", "type", "input_shape", "output_shape", "params", "macs", "connections")
 FLOPS_COLUMNS = ("name", "type", "output_shape", "macs", "flops", "share")
-
-
-def available_columns(report: Report) -> list[str]:
-    """Every column a row of this report can show."""
-    names = list(report.layers[0].row()) if report.layers else list(HEADERS)
-    return [*names, "share"]
 
 
 def _cell(layer: LayerCounts, column: str, total_flops: int) -> str:
     if column == "name":
         return layer.name if layer.called else f"{layer.name} (not called)"
     if column == "share":
-        return f"{100 * layer.flops / (total_flops or 1):.1f}%"
-    value = getattr(layer, column)
-    if column in ("input_shape", "output_shape"):
-        return format_shape(value)
-    if column in BYTE_COLUMNS:
-        return human_bytes(value)
-    return plain(value)
+        return COLUMN["share"].format(layer.flops / (total_flops or 1))
+    return COLUMN[column].format(getattr(layer, column))
 
 
-def _total_cell(report: Report, column: str, totals: dict[str, int]) -> str:
+def _total_cell(column: str, totals: dict[str, int]) -> str:
     if column == "name":
         return "Total"
     if column == "share":
-        return "100.0%"
+        return COLUMN["share"].format(1)
     if column in totals:
-        return human_bytes(totals[column]) if column in BYTE_COLUMNS else f"{totals[column]:,}"
+        return COLUMN[column].format(totals[column])
     return ""
 
 
@@ -57,9 +36,9 @@ def layer_table(report: Report, title: str, columns: tuple[str, ...], totals: di
     """One row per layer with the chosen columns, and a total row of the summed ones (or of the given ``totals``)."""
     totals = totals or report.totals
     rows = [tuple(_cell(layer, column, totals["flops"]) for column in columns) for layer in report.layers]
-    total = tuple(_total_cell(report, column, totals) for column in columns)
-    numeric = len(columns) - max((i + 1 for i, c in enumerate(columns) if c in TEXT_COLUMNS), default=0)
-    return table(title, tuple(HEADERS.get(c, c) for c in columns), rows, numeric, total)
+    total = tuple(_total_cell(column, totals) for column in columns)
+    numeric = len(columns) - max((i + 1 for i, c in enumerate(columns) if COLUMN[c].unit.left_aligned), default=0)
+    return table(title, tuple(COLUMN[c].header for c in columns), rows, numeric, total)
 
 
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
@@ -77,11 +56,12 @@ def flops_tables(view: Report, full: Report, columns: tuple[str, ...] | None = N
     for layer in report.layers:
         calls, type_flops = by_type.get(layer.type, [0, 0])
         by_type[layer.type] = [calls + 1, type_flops + layer.flops]
+    flops, share = COLUMN["flops"], COLUMN["share"]
     type_rows = [
-        (layer_type, str(calls), f"{type_flops:,}", f"{100 * type_flops / total_flops:.1f}%")
+        (layer_type, str(calls), flops.format(type_flops), share.format(type_flops / total_flops))
         for layer_type, (calls, type_flops) in sorted(by_type.items(), key=lambda item: -item[1][1])
     ]
-    return [per_layer, table("By layer type", ("Type", "Calls", "FLOPs", "Share"), type_rows, 3)]
+    return [per_layer, table("By layer type", ("Type", "Calls", flops.header, share.header), type_rows, 3)]
 
 
 def _inputs(report: Report) -> str:
@@ -97,28 +77,28 @@ def _outputs(report: Report) -> str:
 
 
 def footer_lines(report: Report) -> list[str]:
-    """The totals under a table, one fact a line."""
-    totals = report.totals
-    frozen = totals["params"] - totals["trainable_params"]
+    """The totals under a table, one fact a line, each written as its column writes it."""
+    totals = {name: COLUMN[name].format(value) for name, value in report.totals.items()}
+    frozen = report.totals["params"] - report.totals["trainable_params"]
     lines = [
-        f"Total params: {totals['params']:,} (trainable {totals['trainable_params']:,}, frozen {frozen:,})",
-        f"MACs: {totals['macs']:,}",
-        f"FLOPs ({report.convention}): {totals['flops']:,}",
-        f"Connections: {totals['connections']:,}",
-        f"Neurons: {totals['neurons']:,}",
-        f"Parameter memory: {human_bytes(totals['param_bytes'])}",
+        f"Total params: {totals['params']} (trainable {totals['trainable_params']}, frozen {frozen:,})",
+        f"MACs: {totals['macs']}",
+        f"FLOPs ({report.convention}): {totals['flops']}",
+        f"Connections: {totals['connections']}",
+        f"Neurons: {totals['neurons']}",
+        f"Parameter memory: {totals['param_bytes']}",
         f"Input: {_inputs(report)}  Output: {_outputs(report)}",
     ]
     if any(note.startswith("no backward figures") for note in report.notes):
         lines.append("Backward MACs and training memory: not available (see the note below)")
     else:
         lines += [
-            f"Backward MACs: {totals['backward_macs']:,}",
+            f"Backward MACs: {totals['backward_macs']}",
             f"Training memory ({report.optimizer}, batch {report.input_shape[0] if report.input_shape else 1}): "
-            f"{human_bytes(totals['training_bytes'])} (activations {human_bytes(totals['activation_bytes'])})",
+            f"{totals['training_bytes']} (activations {totals['activation_bytes']})",
         ]
     if report.receptive_field:
-        lines.append(f"Receptive field of the output: {plain(report.receptive_field)}")
+        lines.append(f"Receptive field of the output: {COLUMN['receptive_field'].format(report.receptive_field)}")
     lines += [f"Note: {note}" for note in report.notes]
     if report.uncounted:
         ops = sorted({op for _, op in report.uncounted})

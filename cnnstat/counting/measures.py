@@ -1,13 +1,19 @@
 """Measures: what an op or a layer costs, in convention-neutral figures that add up.
 
-A FLOP convention (``conventions.py``) turns these into FLOPs; the report, the renderer and the
-snapshots read the field list from this class, so a new measure is one field here and the code
-that fills it.
+A FLOP convention (``conventions.py``) turns these into FLOPs. Each field declares its column
+(header, unit, how it aggregates) with :func:`measure`; the column registry (``columns.py``) reads
+them, so a new measure is one field here and the op specs that fill it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+def measure(header: str, unit: str = "count", aggregate: str = "sum", default: Any = 0) -> Any:
+    """A field of :class:`Measures` with its column: table header, unit and aggregate as named in ``columns.py``."""
+    return field(default=default, metadata={"header": header, "unit": unit, "aggregate": aggregate})
 
 
 @dataclass(frozen=True)
@@ -27,15 +33,15 @@ class Measures:
     ``uncounted``: aten ops no counter knows; never counted as zero without saying so.
     """
 
-    macs: int = 0
-    elementwise: int = 0
-    connections: int = 0
-    formula_connections: int = 0
-    neurons: int = 0
-    backward_macs: int = 0
-    activation_bytes: int = 0
-    formula: str = ""
-    uncounted: tuple[str, ...] = ()
+    macs: int = measure("MACs")
+    elementwise: int = measure("Elementwise")
+    connections: int = measure("Connections")
+    formula_connections: int = measure("Formula connections")
+    neurons: int = measure("Neurons")
+    backward_macs: int = measure("Backward MACs")
+    activation_bytes: int = measure("Activations", unit="bytes")
+    formula: str = measure("Formula", unit="text", aggregate="none", default="")
+    uncounted: tuple[str, ...] = measure("uncounted", unit="names", aggregate="merge", default=())
 
     def __add__(self, other: Measures) -> Measures:
         summed = {f.name: _combine(getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.name != "formula"}
@@ -62,6 +68,3 @@ def _combine(first: object, second: object) -> object:
         return first + tuple(item for item in second if item not in first)  # type: ignore[union-attr]
     return first + second  # type: ignore[operator]
 
-
-#: The numeric measures, in declaration order: the columns every report, table and snapshot carries.
-NUMERIC_MEASURES: tuple[str, ...] = tuple(f.name for f in fields(Measures) if f.type in ("int", int, "float", float))

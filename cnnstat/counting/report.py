@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
+from .columns import ROW_COLUMNS, SUMMED
 from .conventions import DEFAULT_CONVENTION, CountedOp, get_convention
 from .layers import layer_counter_for
-from .measures import NUMERIC_MEASURES, Measures
+from .measures import Measures
 from .memory import activation_bytes, check_optimizer, training_bytes
 from .ops import count_op
 from .receptive_field import describe, footprints
@@ -60,16 +61,11 @@ class LayerCounts:
 
     def row(self) -> dict[str, Any]:
         """Every figure of the row by its column name, shapes as lists: the rows of JSON, CSV and pandas."""
-        plain = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _INTERNAL}
-        plain.update({name: getattr(self.measures, name) for name in _MEASURE_NAMES})
-        del plain["measures"]
-        return {key: list(value) if isinstance(value, tuple) else value for key, value in plain.items()}
+        values = {column.name: getattr(self, column.name) for column in ROW_COLUMNS}
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
 
 
 _MEASURE_NAMES = tuple(f.name for f in fields(Measures))
-_INTERNAL = {"called", "structured", "trainable_bytes", "ops"}
-#: Columns whose totals are sums over rows (the report's footer and ``totals``).
-SUMMED_COLUMNS = ("params", "trainable_params", "param_bytes", *NUMERIC_MEASURES, "flops", "training_bytes")
 
 
 @dataclass(frozen=True)
@@ -97,7 +93,7 @@ class Report:
     @property
     def totals(self) -> dict[str, int]:
         """Column sums of every summed figure, FLOPs under the report's convention among them."""
-        return {name: sum(getattr(layer, name) for layer in self.layers) for name in SUMMED_COLUMNS}
+        return {name: sum(getattr(layer, name) for layer in self.layers) for name in SUMMED}
 
     @property
     def uncounted(self) -> list[tuple[str, str]]:

@@ -1,31 +1,33 @@
 """Views of a report: rows grouped by module hierarchy or by layer type, sorted, the costliest few.
 
 Each view is a report of its own whose rows add up to the same totals (grouping) or are a subset
-(``top``); a group's figures are the sums of its rows; a module's output and receptive field are
-those of its last row, a layer type has none.
+(``top``); each column of a group combines its rows' values by the column's aggregate: figures are
+summed, a module's output and receptive field are those of its last row, a layer type has none.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from .columns import ROW_COLUMNS, Aggregate, Source
+from .measures import Measures
 from .report import LayerCounts, Report
 
 
 def _merge(rows: list[LayerCounts], name: str, type_name: str, depth: int, module: str, *, in_order: bool = True) -> LayerCounts:
-    """The rows as one: figures summed; shapes and receptive field of the first and last rows where ``in_order``
-    (a module's rows run one after another), none where they are scattered over the model (a layer type's)."""
-    measures = rows[0].measures
-    for row in rows[1:]:
-        measures = measures + row.measures
-    geometry = {} if in_order else {"output_shape": None, "receptive_field": None, "effective_stride": None}
+    """The rows as one, each column combined by its aggregate (``columns.py``): figures summed; shapes and receptive
+    field of the first and last rows where ``in_order`` (a module's rows run one after another), none where they are
+    scattered over the model (a layer type's)."""
+    combined = {
+        column: column.aggregate.combine([getattr(row, column.name) for row in rows], in_order)
+        for column in ROW_COLUMNS if column.aggregate is not Aggregate.NONE
+    }  # fmt: skip
+    measures = Measures(**{column.name: value for column, value in combined.items() if column.source is Source.MEASURE})
     return replace(
-        rows[-1], name=name, type=type_name, depth=depth, module=module, is_module=True,
-        input_shape=rows[0].input_shape if in_order else None, **geometry,
-        params=sum(r.params for r in rows), trainable_params=sum(r.trainable_params for r in rows),
-        param_bytes=sum(r.param_bytes for r in rows), measures=replace(measures, formula=""), flops=sum(r.flops for r in rows),
-        training_bytes=sum(r.training_bytes for r in rows), trainable_bytes=sum(r.trainable_bytes for r in rows),
-        called=any(r.called for r in rows), structured=False, ops=tuple(op for r in rows for op in r.ops),
+        rows[-1], **{column.name: value for column, value in combined.items() if column.source is not Source.MEASURE},
+        name=name, type=type_name, depth=depth, module=module, is_module=True, measures=measures,
+        trainable_bytes=sum(r.trainable_bytes for r in rows), called=any(r.called for r in rows), structured=False,
+        ops=tuple(op for r in rows for op in r.ops),
     )  # fmt: skip
 
 
