@@ -8,6 +8,7 @@ from torch.utils._pytree import tree_flatten
 
 from ..counting.inputs import InputSpec, meta_inputs
 from ..counting.report import Report
+from ..counting.specs import OpKind, spec_for
 from .comparison import AGREES, EXPLAINED, MISMATCH, TOTAL, Comparison
 
 GROUPED_RULE = "FlopCounterMode counts a grouped convolution's weight gradient `groups` times over"
@@ -30,7 +31,8 @@ def grouped_weight_gradient_surplus(report: Report) -> int:
     surplus = 0
     for layer in report.layers:
         for op in layer.ops:
-            if op.record.op in ("convolution", "_convolution") and op.record["groups"] > 1 and op.record.tensor("weight").requires_grad:
+            convolution = (spec := spec_for(op.record)) is not None and spec.kind is OpKind.CONVOLUTION
+            if convolution and op.record["groups"] > 1 and op.record.tensor("weight").requires_grad:
                 surplus += (op.record["groups"] - 1) * op.measures.macs
     return surplus
 

@@ -2,18 +2,19 @@
 
 A convention sees a layer's measures, the ops it ran with their own measures, and whether a layer
 counter gave the layer its structure; adding a convention is one more object registered here.
+fvcore's convention asks each op's spec (``specs.py``) for fvcore's handle.
 Imports no torch, so the command line can list the names instantly.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from .measures import Measures
 from .records import OpRecord
 from .registry import Registry
+from .specs import spec_for
 
 
 @dataclass(frozen=True)
@@ -78,62 +79,11 @@ class _Arithmetic(Convention):
         return 2 * measures.macs + measures.elementwise
 
 
-# -- fvcore's own table: which ops its default handles count, and how -----------------------------
-
-FvcoreHandle = Callable[[OpRecord, Measures], int]
-
-
-def _products_unless_in_attention(op: OpRecord, measures: Measures) -> int:
-    # fvcore has no handle for scaled_dot_product_attention: the products inside it go uncounted
-    return 0 if op.call == "scaled_dot_product_attention" else measures.macs
-
-
-def _batch_norm(op: OpRecord, measures: Measures) -> int:
-    affine = op.optional_tensor("weight") is not None
-    if op.get("training", False):
-        return op.tensor("input").numel * (5 if affine else 4)
-    return op.tensor("input").numel * (2 if affine else 1)
-
-
-def _layer_or_group_norm(op: OpRecord, measures: Measures) -> int:
-    return op.tensor("input").numel * (5 if op.optional_tensor("weight") is not None else 4)
-
-
-def _adaptive_average(op: OpRecord, measures: Measures) -> int:
-    # fvcore's handle for aten::adaptive_avg_pool2d counts one flop per input element
-    return op.tensor("self").numel if op.call == "adaptive_avg_pool2d" else 0
-
-
-def _per_output(scale: int) -> FvcoreHandle:
-    return lambda op, measures: scale * op.outputs[0].numel
-
-
-FVCORE_HANDLES: dict[str, FvcoreHandle] = {
-    "convolution": lambda op, measures: measures.macs,
-    "_convolution": lambda op, measures: measures.macs,
-    "addmm": _products_unless_in_attention,
-    "baddbmm": _products_unless_in_attention,
-    "mm": _products_unless_in_attention,
-    "bmm": _products_unless_in_attention,
-    "native_batch_norm": _batch_norm,
-    "_native_batch_norm_legit": _batch_norm,
-    "_native_batch_norm_legit_no_training": _batch_norm,
-    "native_layer_norm": _layer_or_group_norm,
-    "native_group_norm": _layer_or_group_norm,
-    "_adaptive_avg_pool2d": _adaptive_average,
-    "mean": _adaptive_average,  # torch lowers a global adaptive average pool to a mean
-    "upsample_nearest2d": _per_output(1),
-    "upsample_bilinear2d": _per_output(4),
-    "grid_sampler_2d": _per_output(4),  # fvcore assumes bilinear sampling
-}
-BIAS_OPS = frozenset({"convolution", "_convolution", "addmm", "baddbmm"})
-
-
 @dataclass(frozen=True)
 class _Fvcore(Convention):
     def op_flops(self, op: OpRecord, measures: Measures) -> int:
-        handle = FVCORE_HANDLES.get(op.op)
-        return handle(op, measures) if handle is not None else 0
+        spec = spec_for(op)
+        return spec.fvcore(op, measures) if spec is not None and spec.fvcore is not None else 0
 
     def layer_flops(self, measures: Measures, ops: tuple[CountedOp, ...], structured: bool) -> int:
         return sum(self.op_flops(op.record, op.measures) for op in ops)
@@ -141,7 +91,8 @@ class _Fvcore(Convention):
     def why_different(self, op: OpRecord, measures: Measures) -> str:
         """The name of the rule by which fvcore's count of ``op`` differs from its MACs plus elementwise work."""
         counted = self.op_flops(op, measures)
-        if op.op in BIAS_OPS and counted:
+        spec = spec_for(op)
+        if spec is not None and spec.bias is not None and counted:
             return "fvcore ignores bias"
         if counted == 0:
             return f"fvcore skips {op.call or op.op}"

@@ -1,7 +1,8 @@
-"""Op counters: one pure function per aten op, from its record to its :class:`Measures`.
+"""Op counters: one pure function per op family, from an op's record to its :class:`Measures`.
 
-Counters read arguments by their schema names (``stride``, ``padding``, ``groups``). An op that no
-counter, view or elementwise rule knows is reported as uncounted, never silently zero.
+Counters read arguments by their schema names (``stride``, ``padding``, ``groups``). Which aten ops
+each counter serves is said once, by the op's spec (``specs.py``); an op without a spec is
+reported as uncounted, never silently zero.
 """
 
 from __future__ import annotations
@@ -11,21 +12,8 @@ from collections.abc import Callable
 
 from .measures import Measures
 from .records import OpRecord, TensorMeta
-from .registry import Registry
 
 OpCounter = Callable[[OpRecord], Measures]
-OP_COUNTERS: Registry[str, OpCounter] = Registry("op counter")
-
-
-def op_counter(*names: str) -> Callable[[OpCounter], OpCounter]:
-    """Register the decorated function as the counter of the named aten ops."""
-
-    def register(counter: OpCounter) -> OpCounter:
-        for name in names:
-            OP_COUNTERS.register(name, counter)
-        return counter
-
-    return register
 
 
 # ---------------------------------------------------------------------------------------------
@@ -53,9 +41,9 @@ def transposed_valid_taps(in_size: int, out_size: int, kernel: int, stride: int,
     return total
 
 
-def adaptive_window_total(in_size: int, out_size: int) -> int:
-    """Sum of window lengths of adaptive pooling (start = ⌊o·n/m⌋, end = ⌈(o+1)·n/m⌉)."""
-    return sum(-((-(o + 1) * in_size) // out_size) - (o * in_size) // out_size for o in range(out_size))
+def adaptive_windows(in_size: int, out_size: int) -> list[int]:
+    """Window lengths of adaptive pooling, one per output position (start = ⌊o·n/m⌋, end = ⌈(o+1)·n/m⌉)."""
+    return [-((-(o + 1) * in_size) // out_size) - (o * in_size) // out_size for o in range(out_size)]
 
 
 def spatial(values: object, dims: int) -> tuple[int, ...]:
@@ -110,7 +98,6 @@ def _weighted(macs: int, bias_ops: int, links: int, neurons: int, backward: int,
 # ---------------------------------------------------------------------------------------------
 
 
-@op_counter("convolution", "_convolution")
 def count_convolution(op: OpRecord) -> Measures:
     x, w, bias = op.tensor("input"), op.tensor("weight"), op.optional_tensor("bias")
     transposed, groups, out = op["transposed"], op["groups"], op.outputs[0]
@@ -162,27 +149,18 @@ def _matmul(op: OpRecord, a: TensorMeta, b: TensorMeta, bias: TensorMeta | None)
     return _weighted(macs, bias_ops, macs, out.numel, _gradient_macs(macs, a, b), formula)
 
 
-@op_counter("addmm")
 def count_addmm(op: OpRecord) -> Measures:
     return _matmul(op, op.tensor("mat1"), op.tensor("mat2"), op.tensor("self"))
 
 
-@op_counter("baddbmm")
 def count_baddbmm(op: OpRecord) -> Measures:
     return _matmul(op, op.tensor("batch1"), op.tensor("batch2"), op.tensor("self"))
 
 
-@op_counter("mm", "bmm")
 def count_mm(op: OpRecord) -> Measures:
     return _matmul(op, op.tensor("self"), op.tensor("mat2"), None)
 
 
-@op_counter(
-    "_scaled_dot_product_efficient_attention",
-    "_scaled_dot_product_flash_attention",
-    "_scaled_dot_product_cudnn_attention",
-    "_scaled_dot_product_flash_attention_for_cpu",
-)
 def count_fused_attention(op: OpRecord) -> Measures:
     q, k, v = op.tensor("query"), op.tensor("key"), op.tensor("value")
     *batch, length, embed = q.shape
@@ -214,36 +192,26 @@ def _pool(op: OpRecord, kernel: tuple[int, ...], stride: tuple[int, ...], paddin
     )  # fmt: skip
 
 
-@op_counter("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices")
 def count_max_pool(op: OpRecord) -> Measures:
     return _pool(op, *pool_geometry(op))
 
 
-@op_counter("avg_pool1d", "avg_pool2d", "avg_pool3d")
 def count_avg_pool(op: OpRecord) -> Measures:
     kernel, stride, padding, _ = pool_geometry(op)
     return _pool(op, kernel, stride, padding, (1,) * len(kernel))
 
 
-@op_counter("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
 def count_adaptive_pool(op: OpRecord) -> Measures:
     x, out = op.tensor("self"), op.outputs[0]
     dims = len(spatial(op["output_size"], 1))
     planes = math.prod(x.shape[:-dims])
-    windows = math.prod(adaptive_window_total(x.shape[-dims + d], out.shape[-dims + d]) for d in range(dims))
+    windows = math.prod(sum(adaptive_windows(x.shape[-dims + d], out.shape[-dims + d])) for d in range(dims))
     links = planes * windows
     return Measures(
         elementwise=links, connections=links, formula_connections=links, neurons=out.numel, formula=f"{windows}·{planes}"
     )
 
 
-_REDUCTIONS = (
-    "sum", "mean", "amax", "amin", "prod", "var", "std", "var_mean", "std_mean", "max", "min",
-    "argmax", "argmin", "logsumexp", "norm", "linalg_vector_norm", "all", "any",
-)  # fmt: skip
-
-
-@op_counter(*_REDUCTIONS)
 def count_reduction(op: OpRecord) -> Measures:
     x = op.tensor("self")
     if op.op == "mean" and op.call.startswith("adaptive_avg_pool") and op.outputs:
@@ -262,75 +230,53 @@ def count_reduction(op: OpRecord) -> Measures:
 # ---------------------------------------------------------------------------------------------
 
 
-@op_counter("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training")
 def count_batch_norm(op: OpRecord) -> Measures:
     # A scale and a shift per element once the statistics are folded (or computed: counted alike).
     return Measures(elementwise=2 * op.tensor("input").numel, formula=f"2·{op.tensor('input').numel}")
 
 
-@op_counter("native_layer_norm", "native_group_norm")
 def count_layer_norm(op: OpRecord) -> Measures:
     # statistics (mean, variance), normalisation (subtract, divide) and the affine: 5 per element
     return Measures(elementwise=5 * op.tensor("input").numel, formula=f"5·{op.tensor('input').numel}")
 
 
-@op_counter("_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax")
 def count_softmax(op: OpRecord) -> Measures:
     return Measures(elementwise=3 * op.tensor("self").numel, formula=f"3·{op.tensor('self').numel}")  # exponent, sum, divide
 
 
-_NEAREST = ("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
-            "_upsample_nearest_exact2d", "_upsample_nearest_exact3d")  # fmt: skip
-_TAPS = {"upsample_linear1d": 2, "upsample_bilinear2d": 4, "_upsample_bilinear2d_aa": 4, "upsample_trilinear3d": 8,
-         "upsample_bicubic2d": 16, "_upsample_bicubic2d_aa": 16}  # fmt: skip
 _GRID_TAPS = {0: 4, 1: 0, 2: 16}  # grid_sampler's interpolation_mode: bilinear, nearest, bicubic
 
 
-@op_counter(*_NEAREST, *_TAPS, "grid_sampler_2d")
-def count_resample(op: OpRecord) -> Measures:
-    """Interpolation: one multiply-accumulate per input tap of each output element; nearest only copies."""
-    taps = _GRID_TAPS.get(op.get("interpolation_mode", 0), 4) if op.op == "grid_sampler_2d" else _TAPS.get(op.op, 0)
-    return Measures(elementwise=taps * op.outputs[0].numel, formula=f"{taps}·{op.outputs[0].numel}" if taps else "")
+def resampling(taps: int) -> OpCounter:
+    """Interpolation reading ``taps`` input units per output element: one multiply-accumulate per tap; nearest only copies."""
+
+    def count_resample(op: OpRecord) -> Measures:
+        out = op.outputs[0].numel
+        return Measures(elementwise=taps * out, formula=f"{taps}·{out}" if taps else "")
+
+    return count_resample
+
+
+def count_grid_sample(op: OpRecord) -> Measures:
+    """Grid sampling: its taps depend on the interpolation mode it was given."""
+    return resampling(_GRID_TAPS.get(op.get("interpolation_mode", 0), 4))(op)
 
 
 # ---------------------------------------------------------------------------------------------
-# Everything else: data movement (free), elementwise (one per output element), or uncounted
+# Everything else: data movement (free), elementwise (one per output element)
 # ---------------------------------------------------------------------------------------------
 
-DATA_MOVEMENT = frozenset({
-    "cat", "stack", "clone", "copy_", "_to_copy", "empty", "empty_like", "empty_strided", "new_empty",
-    "new_empty_strided", "new_zeros", "new_ones", "new_full", "zeros", "zeros_like", "ones", "ones_like", "full",
-    "full_like", "fill_", "constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d",
-    "replication_pad1d", "replication_pad2d", "replication_pad3d", "roll", "index", "index_select", "gather",
-    "scatter", "index_put", "index_put_", "slice_scatter", "select_scatter", "flip", "repeat", "lift_fresh",
-    "scalar_tensor", "arange", "contiguous", "_unsafe_index", "masked_select", "nonzero", "channel_shuffle",
-    "pixel_shuffle", "pixel_unshuffle", "_unsafe_view", "as_strided_", "resize_", "zero_", "tril", "triu",
-    "native_dropout", "bernoulli_", "uniform_", "normal_", "_local_scalar_dense", "embedding", "split_with_sizes_copy",
-    "unsafe_split", "unsafe_chunk", "linspace", "randint", "rand", "randn", "randperm", "detach_", "im2col",
-    "transpose_", "t_", "squeeze_", "unsqueeze_", "set_",
-})  # fmt: skip
 
-# Elementwise activations that carry no pointwise tag in torch.
-UNTAGGED_ELEMENTWISE = frozenset({
-    "hardswish", "hardswish_", "hardsigmoid", "hardsigmoid_", "hardtanh", "hardtanh_", "mish", "mish_",
-    "softplus", "elu", "elu_", "leaky_relu", "leaky_relu_", "_prelu_kernel", "glu", "rrelu_with_noise",
-    "silu", "silu_", "gelu", "gelu_", "relu6", "threshold", "threshold_",
-})  # fmt: skip
+def count_nothing(op: OpRecord) -> Measures:
+    """Views, copies, padding and factories: data movement, no arithmetic."""
+    return Measures()
 
 
-@op_counter("col2im")
+def count_per_output_element(op: OpRecord) -> Measures:
+    """An elementwise op: one operation per element of its largest output."""
+    return Measures(elementwise=max((o.numel for o in op.outputs), default=0))
+
+
 def count_fold(op: OpRecord) -> Measures:
     """Folding patches back adds every patch element into its place: one addition per input element."""
     return Measures(elementwise=op.tensor("self").numel)
-
-
-def count_op(op: OpRecord) -> Measures:
-    """The measures of one aten op."""
-    counter = OP_COUNTERS.get(op.op)
-    if counter is not None:
-        return counter(op)
-    if op.is_view or op.op in DATA_MOVEMENT:
-        return Measures()
-    if op.pointwise or op.op in UNTAGGED_ELEMENTWISE:
-        return Measures(elementwise=max((o.numel for o in op.outputs), default=0))
-    return Measures(uncounted=(op.op,))

@@ -4,14 +4,14 @@ The footprint of a unit is followed through the data flow of the trace, op by op
 spatial axis of the input it is an interval of input pixels ``[lo, hi]`` for unit 0 of the tensor
 dimension that indexes that axis, and a *jump* (the effective stride) between neighbouring units.
 A window op (convolution, pooling) widens it by ``(k − 1)·d·jump`` and multiplies the jump by its
-stride; where branches meet (a residual addition, an Inception concatenation) the footprints are
-united, so a layer's figure is the largest over the paths that reach it. An op that mixes a whole
-axis (a fully connected layer after flattening, global pooling, attention) leaves every unit seeing
-the whole span its input saw: the axis is then no longer indexed by any tensor dimension.
+stride; where branches meet (a residual addition) the footprints are united. An op that mixes a
+whole axis (a fully connected layer after flattening, global pooling, attention) leaves every unit
+seeing the whole span its input saw: the axis is then no longer indexed by any tensor dimension.
 
-Receptive fields are exact for chains and branches of convolutions and pools; for resampling and
-transposed convolutions they are the footprint of the widest unit. Ops this module has no rule for
-are treated as mixing everything they read, which can only over-state a footprint.
+Each op's rule comes from its spec (``specs.py``). No rule guesses: where a footprint cannot be
+followed exactly (an op without a rule, pieces of unevenly spaced footprints stacked into a
+sequence, a gather), the value is :class:`Unknown`, with the reason, and so is everything computed
+from it.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from .ops import UNTAGGED_ELEMENTWISE, pool_geometry, spatial
+from .ops import adaptive_windows, pool_geometry, spatial
 from .records import OpRecord, TensorMeta, Trace
 
 
@@ -45,9 +45,17 @@ class Footprint:
         return Footprint(None, self.lo, self.hi + (shape[self.dim] - 1) * self.jump, self.jump)
 
 
+@dataclass(frozen=True)
+class Unknown:
+    """A footprint no rule can follow exactly, and why: everything computed from it is unknown too."""
+
+    reason: str
+
+
 State = tuple[Footprint, ...]  # one footprint per spatial axis of the input
+Outcome = State | Unknown | None  # None: the value depends on no pixel of the input
 Lookup = Callable[[TensorMeta], "State | None"]
-Rule = Callable[[OpRecord, Lookup], "State | None"]
+Rule = Callable[[OpRecord, Lookup], "Outcome | list[Outcome]"]  # a list: one outcome per output
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,27 +63,32 @@ Rule = Callable[[OpRecord, Lookup], "State | None"]
 # ---------------------------------------------------------------------------------------------
 
 
-def _unite(first: Footprint, second: Footprint, shape: tuple[int, ...]) -> Footprint:
-    """The footprint of a unit that reads both: the union of the two intervals."""
+def _unite(first: Footprint, second: Footprint, shape: tuple[int, ...]) -> Footprint | None:
+    """The footprint of a unit that reads both; None where the units of the result would see unevenly placed spans."""
     lo, hi = min(first.lo, second.lo), max(first.hi, second.hi)
     if first.dim == second.dim:
+        if first.dim is not None and first.jump != second.jump:  # two grids: unit i's span grows with i
+            return None
         return Footprint(first.dim, lo, hi, max(first.jump, second.jump))
-    if first.dim is not None and second.dim is not None:  # indexed by different dimensions: every unit sees both spans
-        return _unite(first.whole(shape), second.whole(shape), shape)
+    if first.dim is not None and second.dim is not None:  # unit (i, j) sees position i of one and j of the other
+        return None
     indexed, constant = (first, second) if first.dim is not None else (second, first)
     spread = indexed.whole(shape)
     if constant.lo <= spread.lo and constant.hi >= spread.hi:  # e.g. a squeeze-excitation scale: sees it all
         return constant
-    return Footprint(indexed.dim, lo, hi, indexed.jump)
+    return None  # units near the constant span see less than those far from it
 
 
-def _merge(states: list[tuple[State, tuple[int, ...]]]) -> State | None:
+def _merge(op: OpRecord, states: list[tuple[State, tuple[int, ...]]]) -> Outcome:
     """Unite the states of several tensors already aligned to one output shape."""
     if not states:
         return None
     merged, shape = states[0]
     for state, _ in states[1:]:
-        merged = tuple(_unite(a, b, shape) for a, b in zip(merged, state, strict=True))
+        united = [_unite(a, b, shape) for a, b in zip(merged, state, strict=True)]
+        if any(footprint is None for footprint in united):
+            return Unknown(f"aten::{op.op} combines inputs whose units see differently placed spans")
+        merged = tuple(f for f in united if f is not None)
     return merged
 
 
@@ -98,35 +111,47 @@ def _collapse(state: State, shape: tuple[int, ...], dims: set[int] | None = None
     return tuple(f.whole(shape) if f.dim is not None and (dims is None or f.dim in dims) else f for f in state)
 
 
+def _indexes(state: State, dim: int) -> bool:
+    """Whether tensor dimension ``dim`` indexes positions along some input axis."""
+    return any(f.dim == dim for f in state)
+
+
 # ---------------------------------------------------------------------------------------------
-# Rules
+# Rules: each op family's spec (specs.py) names its rule
 # ---------------------------------------------------------------------------------------------
 
-RULES: dict[str, Rule] = {}
+
+def unfollowed(why: str) -> Rule:
+    """The rule of ops a footprint cannot be followed through: the value becomes unknown, saying why."""
+    return lambda op, lookup: Unknown(f"aten::{op.op} {why}")
 
 
-def rule(*names: str) -> Callable[[Rule], Rule]:
-    def register(function: Rule) -> Rule:
-        for name in names:
-            RULES[name] = function
-        return function
-
-    return register
+def constant(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Factories and fills: what they make depends on no pixel, whatever tensor gave them a shape."""
+    return None
 
 
-def mixing(op: OpRecord, lookup: Lookup) -> State | None:
-    """Every output unit may read every input unit: each footprint becomes its whole span."""
-    states = [(_collapse(state, tensor.shape), tensor.shape) for tensor in op.input_tensors() if (state := lookup(tensor))]
-    return _merge(states)
+def identity(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Copies and dropout: output unit i is input unit i."""
+    return lookup(op.input_tensors()[0])
 
 
-def elementwise(op: OpRecord, lookup: Lookup) -> State | None:
+def elementwise(op: OpRecord, lookup: Lookup) -> Outcome:
     """Output unit i reads unit i of every (broadcast) input."""
     target = op.outputs[0].shape
     states = [
         (_broadcast(state, tensor, target), target) for tensor in op.input_tensors() if (state := lookup(tensor)) is not None
     ]
-    return _merge(states)
+    return _merge(op, states)
+
+
+def halves(op: OpRecord, lookup: Lookup) -> Outcome:
+    """A gated linear unit: unit i of ``dim`` reads units i and i + n/2, exact unless ``dim`` indexes an axis."""
+    x = op.tensor("self")
+    state = lookup(x)
+    if state is not None and _indexes(state, op.get("dim", -1) % len(x.shape)):
+        return Unknown(f"aten::{op.op} pairs units half an axis apart")
+    return state
 
 
 def _window(state: State, rank: int, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
@@ -147,8 +172,7 @@ def _window(state: State, rank: int, kernel: tuple[int, ...], stride: tuple[int,
     return tuple(windowed)
 
 
-@rule("convolution", "_convolution")
-def convolution(op: OpRecord, lookup: Lookup) -> State | None:
+def convolution(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
     if state is None:
@@ -186,21 +210,14 @@ def _transposed(state: State, rank: int, kernel: tuple[int, ...], stride: tuple[
     return tuple(result)
 
 
-@rule("max_pool1d", "max_pool2d", "max_pool3d", "max_pool2d_with_indices", "max_pool3d_with_indices",
-      "avg_pool1d", "avg_pool2d", "avg_pool3d")  # fmt: skip
-def pooling(op: OpRecord, lookup: Lookup) -> State | None:
+def pooling(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     return None if state is None else _window(state, len(x.shape), *pool_geometry(op))
 
 
-def _windows_of(in_size: int, out_size: int) -> int:
-    """The longest window adaptive pooling uses between these sizes."""
-    return max(-((-(o + 1) * in_size) // out_size) - (o * in_size) // out_size for o in range(out_size))
-
-
-@rule("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
-def adaptive_pooling(op: OpRecord, lookup: Lookup) -> State | None:
+def adaptive_pooling(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Exact where windows are even (n a multiple of m) or global; uneven windows have no one jump."""
     x, out = op.tensor("self"), op.outputs[0]
     state = lookup(x)
     if state is None:
@@ -211,16 +228,20 @@ def adaptive_pooling(op: OpRecord, lookup: Lookup) -> State | None:
     for footprint in state:
         if footprint.dim is not None and footprint.dim >= first:
             n, m = x.shape[footprint.dim], out.shape[footprint.dim]
+            if n % m and m != 1:
+                return Unknown(f"aten::{op.op} pools {n} positions into {m} windows of uneven length")
             j = footprint.jump
-            result.append(Footprint(footprint.dim, footprint.lo, footprint.hi + (_windows_of(n, m) - 1) * j, j * Fraction(n, m)))
+            window = max(adaptive_windows(n, m))
+            result.append(Footprint(footprint.dim, footprint.lo, footprint.hi + (window - 1) * j, j * Fraction(n, m)))
         else:
             result.append(footprint)
     return tuple(result)
 
 
-@rule("mean", "sum", "amax", "amin", "var", "std", "var_mean", "std_mean", "logsumexp", "norm", "linalg_vector_norm",
-      "prod", "max", "min", "argmax", "argmin", "any", "all")  # fmt: skip
-def reduction(op: OpRecord, lookup: Lookup) -> State | None:
+def reduction(op: OpRecord, lookup: Lookup) -> Outcome:
+    """A reduction over ``dim`` (every dimension without one); ``max(a, b)`` and ``min(a, b)`` are elementwise."""
+    if isinstance(op.get("other"), TensorMeta):
+        return elementwise(op, lookup)
     x = op.tensor("self")
     state = lookup(x)
     if state is None:
@@ -238,39 +259,35 @@ def reduction(op: OpRecord, lookup: Lookup) -> State | None:
     )
 
 
-_RESAMPLE_TAPS = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+def resampling(taps: int) -> Rule:
+    """Interpolation reading ``taps`` input units per axis: the footprint of the widest output unit."""
+
+    def resample(op: OpRecord, lookup: Lookup) -> Outcome:
+        x, out = op.input_tensors()[0], op.outputs[0]
+        state = lookup(x)
+        if state is None:
+            return None
+        result = []
+        for footprint in state:
+            if footprint.dim is not None and footprint.dim >= 2:
+                scale = Fraction(x.shape[footprint.dim], out.shape[footprint.dim])
+                spread = math.ceil(max(scale, 1)) + taps - 1  # input units the widest output unit reads
+                j = footprint.jump
+                result.append(Footprint(footprint.dim, footprint.lo, footprint.hi + (spread - 1) * j, j * scale))
+            else:
+                result.append(footprint)
+        return tuple(result)
+
+    return resample
 
 
-@rule("upsample_nearest1d", "upsample_nearest2d", "upsample_nearest3d", "_upsample_nearest_exact1d",
-      "_upsample_nearest_exact2d", "_upsample_nearest_exact3d", "upsample_linear1d", "upsample_bilinear2d",
-      "upsample_trilinear3d", "upsample_bicubic2d", "_upsample_bilinear2d_aa", "_upsample_bicubic2d_aa")  # fmt: skip
-def resampling(op: OpRecord, lookup: Lookup) -> State | None:
-    x = op.input_tensors()[0]
-    out = op.outputs[0]
-    state = lookup(x)
-    if state is None:
-        return None
-    mode = op.op.removeprefix("_").removeprefix("upsample_").removesuffix("_aa").rstrip("123d").removesuffix("_exact")
-    taps = _RESAMPLE_TAPS.get(mode, 2)
-    result = []
-    for footprint in state:
-        if footprint.dim is not None and footprint.dim >= 2:
-            scale = Fraction(x.shape[footprint.dim], out.shape[footprint.dim])
-            spread = math.ceil(max(scale, 1)) + taps - 1  # input units the widest output unit reads
-            j = footprint.jump
-            result.append(Footprint(footprint.dim, footprint.lo, footprint.hi + (spread - 1) * j, j * scale))
-        else:
-            result.append(footprint)
-    return tuple(result)
-
-
-@rule("constant_pad_nd")
-def padding(op: OpRecord, lookup: Lookup) -> State | None:
+def padding(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Constant, reflection or replication padding: unit 0 moves out by the padding before it."""
     x = op.tensor("self")
     state = lookup(x)
     if state is None:
         return None
-    pads = list(op["pad"])  # (last-dim before, last-dim after, second-last before, …)
+    pads = list(op.get("pad") or op["padding"])  # (last-dim before, last-dim after, second-last before, …)
     shifted = []
     for footprint in state:
         index = 2 * (len(x.shape) - 1 - footprint.dim) if footprint.dim is not None else len(pads)
@@ -279,22 +296,34 @@ def padding(op: OpRecord, lookup: Lookup) -> State | None:
     return tuple(shifted)
 
 
-@rule("cat", "stack")
-def concatenation(op: OpRecord, lookup: Lookup) -> State | None:
-    tensors = [t for t in op["tensors"] if isinstance(t, TensorMeta)]
+def concatenation(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Branches joined along a dimension no axis is indexed by: the widest branch, where it contains the others."""
     out = op.outputs[0]
     dim = op.get("dim", 0) % len(out.shape)
-    states = []
-    for tensor in tensors:
-        state = lookup(tensor)
-        if state is None:
-            continue
-        if op.op == "stack":  # a new dimension at ``dim``
-            state = tuple(replace(f, dim=f.dim + 1) if f.dim is not None and f.dim >= dim else f for f in state)
-        else:  # pieces joined along an indexed dimension no longer share a position grid
-            state = _collapse(state, tensor.shape, {dim})
-        states.append((state, out.shape))
-    return _merge(states)
+    states = [state for tensor in op["tensors"] if isinstance(tensor, TensorMeta) and (state := lookup(tensor)) is not None]
+    if any(_indexes(state, dim) for state in states):
+        return Unknown(f"aten::{op.op} joins pieces along a dimension that indexes input positions")
+    widest = []
+    for footprints in zip(*states, strict=True):
+        container = min(footprints, key=lambda f: (f.lo, -f.hi))
+        if any(f.dim != container.dim or f.jump != container.jump or f.hi > container.hi for f in footprints):
+            return Unknown(f"aten::{op.op} joins branches whose footprints do not nest")
+        widest.append(container)
+    return tuple(widest) if states else None
+
+
+def stacking(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Pieces stacked along a new dimension: exact where every piece sees the same span."""
+    out = op.outputs[0]
+    dim = op.get("dim", 0) % len(out.shape)
+    states = {lookup(tensor) for tensor in op["tensors"] if isinstance(tensor, TensorMeta)}
+    states.discard(None)
+    if len(states) > 1:
+        return Unknown(f"aten::{op.op} stacks pieces that see different spans")
+    if not states:
+        return None
+    (state,) = states
+    return tuple(replace(f, dim=f.dim + 1) if f.dim is not None and f.dim >= dim else f for f in state)  # type: ignore[union-attr]
 
 
 def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) -> State:
@@ -329,28 +358,22 @@ def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) ->
     return tuple(result)
 
 
-@rule("view", "_unsafe_view", "reshape", "_reshape_alias", "unsqueeze", "squeeze", "flatten", "unflatten", "alias",
-      "clone", "contiguous", "_to_copy", "detach", "lift_fresh", "native_dropout", "dropout")  # fmt: skip
-def reshaping(op: OpRecord, lookup: Lookup) -> State | None:
+def reshaping(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.input_tensors()[0]
     state = lookup(x)
     if state is None:
         return None
     out = op.outputs[0].shape
-    if x.shape == out:
-        return state
-    return _reshaped(state, x.shape, out) if math.prod(x.shape) == math.prod(out) else _collapse(state, x.shape)
+    return state if x.shape == out else _reshaped(state, x.shape, out)
 
 
-@rule("expand", "expand_copy")
-def expanding(op: OpRecord, lookup: Lookup) -> State | None:
+def expanding(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     return None if state is None else _broadcast(state, x, op.outputs[0].shape)
 
 
-@rule("permute", "transpose", "t", "swapaxes")
-def permuting(op: OpRecord, lookup: Lookup) -> State | None:
+def permuting(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.input_tensors()[0]
     state = lookup(x)
     if state is None:
@@ -365,8 +388,7 @@ def permuting(op: OpRecord, lookup: Lookup) -> State | None:
     return tuple(replace(f, dim=order.index(f.dim)) if f.dim is not None else f for f in state)
 
 
-@rule("slice", "select", "narrow")
-def slicing(op: OpRecord, lookup: Lookup) -> State | None:
+def slicing(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     if state is None:
@@ -387,57 +409,72 @@ def slicing(op: OpRecord, lookup: Lookup) -> State | None:
     return tuple(result)
 
 
-@rule("split", "split_with_sizes", "unbind", "chunk", "unsafe_split", "unsafe_chunk", "split_with_sizes_copy")
-def splitting(op: OpRecord, lookup: Lookup) -> State | None:
+def splitting(op: OpRecord, lookup: Lookup) -> list[Outcome]:
+    """Split, chunk and unbind: each piece starts where the pieces before it end along ``dim``."""
     x = op.tensor("self")
     state = lookup(x)
     if state is None:
-        return None
+        return [None] * len(op.outputs)
     dim = op.get("dim", 0) % len(x.shape)
-    return _collapse(state, x.shape, {dim}) if op.op != "unbind" else tuple(
-        replace(f, dim=None) if f.dim == dim else replace(f, dim=f.dim - 1) if f.dim is not None and f.dim > dim else f
-        for f in state
-    )
+    pieces: list[Outcome] = []
+    start = 0
+    for output in op.outputs:
+        piece = []
+        for footprint in state:
+            if footprint.dim == dim:
+                j = footprint.jump
+                moved = replace(footprint, lo=footprint.lo + start * j, hi=footprint.hi + start * j)
+                piece.append(replace(moved, dim=None) if op.op == "unbind" else moved)
+            elif op.op == "unbind" and footprint.dim is not None and footprint.dim > dim:
+                piece.append(replace(footprint, dim=footprint.dim - 1))
+            else:
+                piece.append(footprint)
+        pieces.append(tuple(piece))
+        start += 1 if op.op == "unbind" else output.shape[dim]
+    return pieces
 
 
-def _matrix(op: OpRecord, lookup: Lookup, left: str, right: str, bias: str | None) -> State | None:
-    """A matrix product: rows follow the left operand, columns the right; the inner dimension is mixed."""
-    out = op.outputs[0]
-    a, b = op.tensor(left), op.tensor(right)
+def matrix_product(left: str, right: str, bias: str | None) -> Rule:
+    """A matrix product of arguments ``left`` and ``right``: rows follow the left, columns the right; the inner dimension is mixed."""
+
+    def product(op: OpRecord, lookup: Lookup) -> Outcome:
+        out = op.outputs[0]
+        a, b = op.tensor(left), op.tensor(right)
+        states = []
+        for tensor, contracted in ((a, len(a.shape) - 1), (b, len(b.shape) - 2)):
+            state = lookup(tensor)
+            if state is not None:
+                states.append((_broadcast(_collapse(state, tensor.shape, {contracted}), tensor, out.shape), out.shape))
+        if bias is not None and (state := lookup(op.tensor(bias))) is not None:
+            states.append((_broadcast(state, op.tensor(bias), out.shape), out.shape))
+        return _merge(op, states)
+
+    return product
+
+
+def attention(op: OpRecord, lookup: Lookup) -> list[Outcome]:
+    """Fused attention: query position l reads its query and every key and value; its other outputs are not followed."""
+    q, k, v, out = op.tensor("query"), op.tensor("key"), op.tensor("value"), op.outputs[0]
     states = []
-    for tensor, contracted in ((a, len(a.shape) - 1), (b, len(b.shape) - 2)):
+    for tensor, mixed in ((q, {len(q.shape) - 1}), (k, {len(k.shape) - 2, len(k.shape) - 1}),
+                          (v, {len(v.shape) - 2, len(v.shape) - 1})):  # fmt: skip
         state = lookup(tensor)
         if state is not None:
-            states.append((_broadcast(_collapse(state, tensor.shape, {contracted}), tensor, out.shape), out.shape))
-    if bias is not None and (state := lookup(op.tensor(bias))) is not None:
-        states.append((_broadcast(state, op.tensor(bias), out.shape), out.shape))
-    return _merge(states)
+            states.append((_broadcast(_collapse(state, tensor.shape, mixed), tensor, out.shape), out.shape))
+    mask = op.optional_tensor("attn_mask")
+    if mask is not None and (state := lookup(mask)) is not None:
+        states.append((_broadcast(_collapse(state, mask.shape, {len(mask.shape) - 1}), mask, out.shape), out.shape))
+    rest = Unknown(f"aten::{op.op} has a receptive-field rule for its output only")
+    return [_merge(op, states), *[rest] * (len(op.outputs) - 1)]
 
 
-@rule("mm", "bmm")
-def matrix_product(op: OpRecord, lookup: Lookup) -> State | None:
-    return _matrix(op, lookup, "self", "mat2", None)
-
-
-@rule("addmm")
-def matrix_product_with_bias(op: OpRecord, lookup: Lookup) -> State | None:
-    return _matrix(op, lookup, "mat1", "mat2", "self")
-
-
-@rule("baddbmm")
-def batched_product_with_bias(op: OpRecord, lookup: Lookup) -> State | None:
-    return _matrix(op, lookup, "batch1", "batch2", "self")
-
-
-@rule("_softmax", "_log_softmax", "_safe_softmax", "softmax", "log_softmax")
-def softmax(op: OpRecord, lookup: Lookup) -> State | None:
+def softmax(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     return None if state is None else _collapse(state, x.shape, {op["dim"] % len(x.shape)})
 
 
-@rule("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training")
-def batch_norm(op: OpRecord, lookup: Lookup) -> State | None:
+def batch_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
     if state is None:
@@ -446,8 +483,7 @@ def batch_norm(op: OpRecord, lookup: Lookup) -> State | None:
     return _collapse(state, x.shape) if op.get("training", False) else state
 
 
-@rule("native_layer_norm")
-def layer_norm(op: OpRecord, lookup: Lookup) -> State | None:
+def layer_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
     if state is None:
@@ -456,27 +492,25 @@ def layer_norm(op: OpRecord, lookup: Lookup) -> State | None:
     return _collapse(state, x.shape, normalised)
 
 
-@rule("native_group_norm")
-def group_norm(op: OpRecord, lookup: Lookup) -> State | None:
+def group_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
     return None if state is None else _collapse(state, x.shape, set(range(1, len(x.shape))))  # stats over C/G × space
 
 
-@rule("copy_")
-def copy(op: OpRecord, lookup: Lookup) -> State | None:
+def along_channels(op: OpRecord, lookup: Lookup) -> Outcome:
+    """Channel shuffles move units along dimension 1 only: exact unless that dimension indexes an axis."""
+    x = op.tensor("self")
+    state = lookup(x)
+    if state is not None and _indexes(state, 1):
+        return Unknown(f"aten::{op.op} reorders units along a dimension that indexes input positions")
+    return state
+
+
+def copy(op: OpRecord, lookup: Lookup) -> Outcome:
     src, out = op.tensor("src"), op.outputs[0]
     state = lookup(src)
     return None if state is None else _broadcast(state, src, out.shape)
-
-
-def _rule_for(op: OpRecord) -> Rule:
-    found = RULES.get(op.op)
-    if found is not None:
-        return found
-    if op.pointwise or op.op in UNTAGGED_ELEMENTWISE:
-        return elementwise
-    return mixing
 
 
 # ---------------------------------------------------------------------------------------------
@@ -493,32 +527,50 @@ def spatial_inputs(trace: Trace) -> list[TensorMeta]:
     return [meta for meta in floating if meta.shape[2:] == reference and len(meta.shape) == len(floating[0].shape)]
 
 
-def footprints(trace: Trace) -> dict[int, State]:
-    """The footprint state of every tensor value that depends on the input's pixels."""
-    states: dict[int, State] = {}
+def footprints(trace: Trace, rule_for: Callable[[OpRecord], Rule]) -> dict[int, State | Unknown]:
+    """The footprint state of every tensor value that depends on the input's pixels, each op by ``rule_for(op)``."""
+    states: dict[int, State | Unknown] = {}
     for meta in spatial_inputs(trace):
         if meta.value is not None:
             states[meta.value] = tuple(Footprint(d, Fraction(0), Fraction(0), Fraction(1)) for d in range(2, len(meta.shape)))
 
     def lookup(tensor: TensorMeta) -> State | None:
-        return states.get(tensor.value) if tensor.value is not None else None
+        state = states.get(tensor.value) if tensor.value is not None else None
+        return state if isinstance(state, tuple) else None
 
     for layer in trace.layers:
         for op in layer.ops:
-            if not any(lookup(t) is not None for t in op.input_tensors()):
+            read = [states[t.value] for t in op.input_tensors() if t.value is not None and t.value in states]
+            if not read:
                 continue
-            state = _rule_for(op)(op, lookup)
-            if state is None:
-                continue
-            for output in op.outputs:
-                if output.value is not None and all(f.dim is None or f.dim < len(output.shape) for f in state):
-                    states[output.value] = state
+            unknown = next((state for state in read if isinstance(state, Unknown)), None)
+            outcome = unknown if unknown is not None else rule_for(op)(op, lookup)
+            outcomes = outcome if isinstance(outcome, list) else [outcome] * len(op.outputs)
+            for output, result in zip(op.outputs, outcomes, strict=True):
+                if isinstance(result, tuple) and any(f.dim is not None and f.dim >= len(output.shape) for f in result):
+                    result = Unknown(f"aten::{op.op} gives an output its rule does not describe")
+                if isinstance(result, Unknown) and result is not unknown:
+                    result = Unknown(f"{result.reason}, in {layer.name} ({layer.type})")
+                if output.value is None:
+                    continue
+                if result is None:
+                    states.pop(output.value, None)
+                else:
+                    states[output.value] = result
     return states
 
 
-def describe(state: State | None) -> tuple[tuple[int, ...] | None, tuple[float | None, ...] | None]:
-    """(receptive field in input pixels per axis, effective stride per axis or None where every unit sees it all)."""
-    if state is None:
+def describe(state: State | Unknown | None) -> tuple[tuple[int, ...] | None, tuple[float | None, ...] | None]:
+    """(receptive field in input pixels per axis, effective stride per axis or None where every unit sees it all).
+
+    Both are None for a value that depends on no input pixel, or whose footprint is unknown.
+    """
+    if not isinstance(state, tuple):
         return None, None
     strides = tuple((int(f.jump) if f.jump.denominator == 1 else float(f.jump)) if f.dim is not None else None for f in state)
     return tuple(f.size for f in state), strides
+
+
+def unknown_reason(state: State | Unknown | None) -> str:
+    """Why a value's receptive field is unknown; empty where it is known or depends on no input pixel."""
+    return state.reason if isinstance(state, Unknown) else ""
