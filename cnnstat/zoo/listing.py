@@ -1,67 +1,37 @@
-"""Rows for ``cnnstat models``: the zoo, and every torchvision model on request."""
+"""Rows for ``cnnstat models``: every source listed by default, and the others asked for by name."""
 
 from __future__ import annotations
 
-import fnmatch
+from collections.abc import Iterable
 from typing import Any
 
-from ..counting.records import format_shape
-from ..fast_start import fast_start
-from .published import PublishedFigure
-from .registry import get_entry, list_models
-from .resolve import resolve_model
-from .torchvision_models import torchvision_families, torchvision_figures
+from ..errors import CnnstatError
+from .sources import ModelSource, sources
 
 
-def _describe(figures: list[PublishedFigure]) -> list[str]:
-    """Model-level figures as printed, with their source; a per-layer table in one phrase."""
-    described = [f"{f.quantity.replace('_', ' ')} {f.printed} ({f.source})" for f in figures if not f.layer]
-    layers = sorted({f.source for f in figures if f.layer})
-    described += [f"per-layer figures ({source})" for source in layers]
-    return described
+def listed_sources(include: Iterable[str] = ()) -> list[ModelSource]:
+    """The sources listed by default, and those named in ``include``, in claiming order."""
+    wanted = set(include)
+    unknown = wanted - {source.name for source in sources()}
+    if unknown:
+        known = ", ".join(source.name for source in sources())
+        raise CnnstatError(f"unknown model source {', '.join(sorted(unknown))}; choose from {known}")
+    return [source for source in sources() if source.listed_by_default or source.name in wanted]
 
 
-def _torchvision_published(name: str) -> list[str]:
-    figures = torchvision_figures(name)
-    if figures is None:
-        return []
-    described = [f"params {figures.num_params.printed}"]
-    if figures.gflops is not None:
-        described.append(f"GFLOPS {figures.gflops.printed} (torchvision: its MACs)")
-    return described
+def model_names(pattern: str = "*", include: Iterable[str] = ()) -> list[str]:
+    """Names matching a shell wildcard, each once, from the sources listed."""
+    names: dict[str, None] = {}
+    for source in listed_sources(include):
+        names.update(dict.fromkeys(source.list(pattern)))
+    return list(names)
 
 
-def model_rows(pattern: str = "*", *, include_torchvision: bool = False) -> list[dict[str, Any]]:
+def model_rows(pattern: str = "*", include: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One dict per model: name, aliases, family, source, input, parameters (counted on meta), published figures."""
-    rows = []
-    with fast_start():  # the models are built on meta and dropped here
-        for name in list_models(pattern):
-            entry = get_entry(name)
-            assert entry is not None
-            module = resolve_model(name).module
-            published = _describe(list(entry.published))
-            if entry.torchvision_name:
-                published += _torchvision_published(entry.torchvision_name)
-            rows.append({
-                "name": name, "aliases": list(entry.aliases), "family": "classification", "source": entry.source,
-                "input": format_shape(entry.input_size), "params": sum(p.numel() for p in module.parameters()),
-                "published": published,
-            })  # fmt: skip
-    if include_torchvision:
-        zoo = set(list_models())
-        for name, family in torchvision_families().items():
-            if name in zoo or not fnmatch.fnmatch(name, pattern):
-                continue
-            figures = torchvision_figures(name)
-            if figures is not None:
-                params = int(figures.num_params.value)
-                inputs = ", ".join(format_shape(spec.shape) for spec in figures.inputs)
-            else:
-                resolved = resolve_model(name)
-                params = sum(p.numel() for p in resolved.module.parameters())
-                inputs = ", ".join(format_shape(spec.shape) for spec in resolved.inputs or ())
-            rows.append({
-                "name": name, "aliases": [], "family": family, "source": "torchvision", "input": inputs, "params": params,
-                "published": _torchvision_published(name),
-            })  # fmt: skip
-    return rows
+    rows: dict[str, dict[str, Any]] = {}
+    for source in listed_sources(include):
+        for name in source.list(pattern):
+            if name not in rows:  # a name two sources know is shown as the first describes it
+                rows[name] = source.describe(name)
+    return list(rows.values())

@@ -67,6 +67,17 @@ def torchvision_figures(name: str) -> TorchvisionFigures | None:
     return TorchvisionFigures(params, gflops, known)
 
 
+def torchvision_published(name: str) -> list[str]:
+    """torchvision's published figures for a model, as ``cnnstat models`` shows them."""
+    figures = torchvision_figures(name)
+    if figures is None:
+        return []
+    described = [f"params {figures.num_params.printed}"]
+    if figures.gflops is not None:
+        described.append(f"GFLOPS {figures.gflops.printed} (torchvision: its MACs)")
+    return described
+
+
 def _weights_inputs(name: str, weights: Any) -> tuple[InputSpec, ...] | None:
     """The input the weights' transforms produce, where they fix one."""
     keywords = getattr(weights.transforms, "keywords", {})
