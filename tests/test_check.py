@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnstat
-from cnnstat.check import AGREES, EXPLAINED, TOTAL, check_model
-from cnnstat.counting import conventions
+from cnnstat.check import AGREES, EXPLAINED, MISMATCH, TOTAL, check_model, ledgers
 from cnnstat.zoo import list_models
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -36,15 +36,37 @@ def test_check_all_passes_and_every_snapshot_is_unchanged(cli, tmp_path):
         assert document["snapshot"]["new_fields"] == [], name
 
 
-def test_explanations_account_for_the_whole_difference():
+def _output_elements(model: nn.Module, x: torch.Tensor, kind: type[nn.Module]) -> int:
+    """Output elements of every call of every module of ``kind`` in a real forward pass."""
+    seen: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: seen.append(out.numel())) for m in model.modules() if isinstance(m, kind)]
+    with torch.no_grad():
+        model(x)
+    for hook in hooks:
+        hook.remove()
+    return sum(seen)
+
+
+def test_each_fvcore_rule_counts_what_fvcore_leaves_out():
+    """ResNet-50: each rule's count, from the real model's layers, and fvcore's own total the rules lead to."""
+    import torchvision
+    from fvcore.nn import FlopCountAnalysis
+
     result = check_model("resnet50", against=("fvcore",))
     total = next(c for c in result.comparisons if c.layer == TOTAL and c.quantity == "flops")
-    assert total.verdict == EXPLAINED and total.theirs == 4_111_512_576
-    assert total.ours + sum(delta for _, delta in total.rules) == total.theirs
-    rules = dict(total.rules)
-    assert rules["fvcore skips max_pool2d"] == -1_784_896  # 64·56·56 windows of 9 taps, minus the taps on padding
-    assert rules["fvcore skips add_"] == -5_519_360  # the 16 residual additions
-    assert rules["fvcore ignores bias"] == -1_000  # the fc bias; the convolutions have none
+    real = torchvision.models.resnet50().eval()
+    x = torch.randn(1, 3, 224, 224)
+    analysis = FlopCountAnalysis(real, x).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    assert total.theirs == analysis.total() == 4_111_512_576
+    by_hand = {
+        "fvcore ignores bias": -real.fc.bias.numel(),  # the fc's; the convolutions have none
+        "fvcore skips add_": -_output_elements(real, x, torchvision.models.resnet.Bottleneck),  # the residual additions
+        "fvcore skips max_pool2d": -brute_force_pool_links(real.maxpool, 64, 112, 112),  # the taps off the padding
+        "fvcore skips relu": -_output_elements(real, x, nn.ReLU),
+    }
+    assert dict(total.rules) == by_hand
+    assert total.verdict == EXPLAINED and total.unexplained == 0
+    assert not [c for c in result.comparisons if c.verdict == MISMATCH]
 
 
 def test_json_lists_every_comparison(cli):
@@ -55,12 +77,19 @@ def test_json_lists_every_comparison(cli):
     assert layers[("(model)", "trainable params")]["verdict"] == AGREES
 
 
-def test_a_broken_convention_is_a_mismatch_that_names_the_layer(cli, monkeypatch):
+def test_a_wrong_fvcore_count_is_a_mismatch_with_its_remainder_unexplained(cli, monkeypatch):
     # fvcore counts nothing for max pooling; a convention that counts one flop there must not pass as fvcore's
-    monkeypatch.setitem(conventions.FVCORE_HANDLES, "max_pool2d_with_indices", lambda op, measures: 1)
-    result = cli("check", "fashion-cnn", "--against", "fvcore")
-    assert result.exit_code == 1
-    assert "MISMATCH" in result.output and "pool1" in result.output
+    rule = ledgers.FLOP_REFERENCES["fvcore"]
+    wrong = replace(rule, counts=lambda op, m: rule.counts(op, m) + ("max_pool" in op.op))
+    monkeypatch.setitem(ledgers.FLOP_REFERENCES, "fvcore", wrong)
+    result = check_model("fashion-cnn", against=("fvcore",))
+    pools = sum(row.type == "MaxPool2d" for row in result.report.layers)
+    verdicts = {c.layer: (c.verdict, c.unexplained) for c in result.comparisons if c.quantity == "flops"}
+    assert verdicts["pool1"] == (MISMATCH, -1)  # one flop that fvcore, run on the model, does not count
+    assert verdicts[TOTAL] == (MISMATCH, -pools)
+    output = cli("check", "fashion-cnn", "--against", "fvcore")
+    assert output.exit_code == 1
+    assert "MISMATCH" in output.output and "pool1" in output.output and "no named rule explains -1" in output.output
 
 
 def test_a_mutated_model_fails_its_snapshot_with_a_diff(cli, tmp_path):

@@ -22,9 +22,16 @@ def call_keys(names: Iterable[str]) -> list[tuple[str, int]]:
     return keys
 
 
+Rule = tuple[str, int]
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """One figure of cnnstat set beside one reference's, with the named rules that explain any difference."""
+    """One figure of cnnstat set beside one reference's, with the named rules that explain any difference.
+
+    Each rule carries its own count; what they leave between the two figures is ``unexplained``, never a rule.
+    ``note`` says why no rule could apply where one was expected ("the arithmetic … is not cnnstat's count").
+    """
 
     reference: str
     quantity: str
@@ -32,11 +39,37 @@ class Comparison:
     ours: Any
     theirs: Any
     verdict: str
-    rules: tuple[tuple[str, int], ...] = ()
+    rules: tuple[Rule, ...] = ()
+    note: str = ""
+
+    @property
+    def unexplained(self) -> int:
+        """The reference's figure minus cnnstat's and every named rule's count: 0 where they close the gap."""
+        if not isinstance(self.ours, int) or not isinstance(self.theirs, int):
+            return 0  # figures compared as printed agree or not; there is no count between them
+        return self.theirs - self.ours - sum(delta for _, delta in self.rules)
 
     @property
     def explanation(self) -> str:
-        return "\n".join(f"{rule} ({delta:+,})" if isinstance(delta, int) else f"{rule}" for rule, delta in self.rules)
+        lines = [f"{rule} ({delta:+,})" for rule, delta in self.rules]
+        if self.unexplained:
+            lines.append(f"no named rule explains {self.unexplained:+,}")
+        return "\n".join([*lines, self.note] if self.note else lines)
+
+
+def reconciled(
+    reference: str, quantity: str, layer: str, ours: int, theirs: int, rules: Iterable[Rule] = (), note: str = ""
+) -> Comparison:
+    """Two counts and the named rules between them; the counts decide the verdict.
+
+    It agrees when they are equal, is explained when the rules' own counts take cnnstat's to the reference's
+    exactly, and is a MISMATCH otherwise, with the rest unexplained.
+    """
+    rules = tuple(rule for rule in rules if rule[1])
+    if ours == theirs:
+        return Comparison(reference, quantity, layer, ours, theirs, AGREES)
+    verdict = EXPLAINED if rules and ours + sum(delta for _, delta in rules) == theirs else MISMATCH
+    return Comparison(reference, quantity, layer, ours, theirs, verdict, rules, note)
 
 
 @dataclass

@@ -1,10 +1,11 @@
 """FLOP references as ledgers: cnnstat's base count per module, and each named rule's share of the gap.
 
 Each reference has a *base* count cnnstat computes for it (fvcore: one per MAC plus the elementwise
-work; FlopCounterMode: two per MAC plus it) and a *mirror*: what the reference itself counts for an
-op. Where they differ, the gap is put on a named rule ("fvcore skips max_pool2d"). A module agrees
+work; FlopCounterMode: two per MAC plus it) and what the reference counts for an op by its own rule:
+fvcore's is the fvcore convention itself (``FVCORE.op_flops``, ``FVCORE.why_different``), stated once.
+Where they differ, the gap is put on a named rule ("fvcore skips max_pool2d"). A module agrees
 when base equals the reference, is explained when base plus the rules' own counts equals it exactly,
-and is a MISMATCH otherwise.
+and is a MISMATCH otherwise: the reference's own figure, measured by running it, is the judge.
 """
 
 from __future__ import annotations
@@ -13,23 +14,24 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from ..counting.conventions import BIAS_OPS, FVCORE
+from ..counting.conventions import FVCORE
 from ..counting.measures import Measures
 from ..counting.records import OpRecord
 from ..counting.report import Report
-from .comparison import AGREES, EXPLAINED, MISMATCH, TOTAL, Comparison
+from ..counting.specs import spec_for
+from .comparison import TOTAL, Comparison, reconciled
 
 
 @dataclass(frozen=True)
 class FlopReference:
     name: str
     base: Callable[[Measures], int]
-    mirror: Callable[[OpRecord, Measures], int]
-    rule: Callable[[OpRecord, Measures], str]
+    counts: Callable[[OpRecord, Measures], int]  # what the reference counts for an op, by its rule
+    rule: Callable[[OpRecord, Measures], str]  # the name of the rule by which that differs from the base
 
 
 def _torch_rule(op: OpRecord, measures: Measures) -> str:
-    if op.op in BIAS_OPS and measures.macs:
+    if (spec := spec_for(op)) is not None and spec.bias is not None and measures.macs:
         return "FlopCounterMode ignores bias"
     return f"FlopCounterMode skips {op.call or op.op}"
 
@@ -54,7 +56,7 @@ def ledgers(report: Report, reference: FlopReference) -> dict[str, ModuleLedger]
         prefixes = [".".join(parts[:depth]) for depth in range(len(parts) + 1)]
         for op in layer.ops:
             base = reference.base(op.measures)
-            gap = base - reference.mirror(op.record, op.measures)
+            gap = base - reference.counts(op.record, op.measures)
             for prefix in prefixes:
                 ledger = books[prefix]
                 ledger.base += base
@@ -64,14 +66,7 @@ def ledgers(report: Report, reference: FlopReference) -> dict[str, ModuleLedger]
 
 
 def flop_comparisons(reference: str, books: dict[str, ModuleLedger], theirs: dict[str, int]) -> Iterable[Comparison]:
-    """One comparison per module: agrees, explained by the rules' exact counts, or MISMATCH."""
+    """One comparison per module: agrees, explained by the rules' own counts, or MISMATCH."""
     for name, ledger in books.items():
-        value = theirs.get(name, 0)
-        rules = tuple(sorted(((rule, -delta) for rule, delta in ledger.rules.items() if delta), key=lambda r: r[0]))
-        if ledger.base == value:
-            verdict, rules = AGREES, ()
-        elif ledger.base + sum(delta for _, delta in rules) == value:
-            verdict = EXPLAINED
-        else:
-            verdict = MISMATCH
-        yield Comparison(reference, "flops", name or TOTAL, ledger.base, value, verdict, rules)
+        rules = sorted((rule, -delta) for rule, delta in ledger.rules.items())
+        yield reconciled(reference, "flops", name or TOTAL, ledger.base, theirs.get(name, 0), rules)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -12,9 +13,10 @@ from torch import nn
 from ..counting.inputs import InputSpec, meta_inputs, resolve_dtype
 from ..counting.records import format_shape
 from ..counting.report import LayerCounts, Report
+from ..counting.specs import spec_for
 from ..counting.trace import trace
 from ..zoo import ModelEntry, PublishedFigure, torchvision_figures
-from .comparison import AGREES, EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL, Comparison, call_keys
+from .comparison import AGREES, MISMATCH, NOT_COUNTED, TOTAL, Comparison, Rule, call_keys, reconciled
 from .ledgers import FLOP_REFERENCES, flop_comparisons, ledgers
 
 
@@ -176,9 +178,7 @@ def _torchvision_params(published: PublishedFigure, report: Report) -> Compariso
     if published.agrees(ours):
         return _published("torchvision", published, ours)
     frozen = sum(row.params for row in report.layers if row.type == "BatchNorm2d" and row.module.startswith("backbone."))
-    if frozen and ours - frozen == int(published.value):
-        return Comparison("torchvision", "params", TOTAL, ours, int(published.value), EXPLAINED, ((FROZEN_BATCH_NORM, -frozen),))
-    return Comparison("torchvision", "params", TOTAL, ours, int(published.value), MISMATCH)
+    return reconciled("torchvision", "params", TOTAL, ours, int(published.value), [(FROZEN_BATCH_NORM, -frozen)])
 
 
 def _scope(report: Report, layer: str) -> list[LayerCounts]:
@@ -195,17 +195,10 @@ def _paper_count(report: Report, figure: PublishedFigure) -> int | None:
     return sum(getattr(row, figure.quantity) for row in rows) if rows else None
 
 
-_BIAS_ARGUMENT = {"convolution": "bias", "_convolution": "bias", "addmm": "self", "baddbmm": "self"}
-
-
 def _biases(rows: list[LayerCounts]) -> int:
-    """The bias parameters of the convolutions and matrix products in these rows."""
-    biases = (
-        op.record.optional_tensor(_BIAS_ARGUMENT[op.record.op])
-        for row in rows
-        for op in row.ops
-        if op.record.op in _BIAS_ARGUMENT
-    )
+    """The bias parameters of the convolutions and matrix products in these rows: the argument their spec names."""
+    arguments = ((op.record, spec.bias) for row in rows for op in row.ops if (spec := spec_for(op.record)) and spec.bias)
+    biases = (record.optional_tensor(argument) for record, argument in arguments)
     return sum(bias.numel for bias in biases if bias is not None)
 
 
@@ -214,10 +207,6 @@ LEFT_OUT: dict[str, tuple[str, Callable[[list[LayerCounts]], int]]] = {
     "biases": ("counts weights only, not the biases", _biases),
 }
 _NOUNS = {"params": "parameters", "trainable_params": "trainable parameters", "macs": "multiply-adds"}
-
-
-Rule = tuple[str, int]
-UNEXPLAINED = "no named rule explains the rest"
 
 
 def _left_out(figure: PublishedFigure, report: Report) -> list[Rule]:
@@ -240,53 +229,46 @@ def _carried(entry: ModelEntry, figure: PublishedFigure, report: Report) -> list
     return rules
 
 
-def _closing(figure: PublishedFigure, adjusted: int) -> tuple[list[Rule], bool]:
-    """The rule that takes the count, parts left out and figures carried, to the printed figure, and whether one does.
+def _closing(figure: PublishedFigure, adjusted: int) -> tuple[list[Rule], str]:
+    """The rule by which the printed figure differs from the count, parts left out and figures carried; or why none does.
 
-    Either the arithmetic of the architecture where the printed figure contradicts it (it must be the count, and
-    the printed figure must not follow from it), or the rounding to the digits printed; none where they are equal.
+    Either the printed figure contradicts the arithmetic of the architecture (the rule counts the printed figure
+    minus that arithmetic, which must then be cnnstat's count), or the source rounds or truncates to the digits
+    it prints (the rule counts the rounding, where rounding ``adjusted`` gives what was printed).
     """
     printed = int(figure.value)
     if figure.contradicts:
         gives = figure.architecture_gives
-        if gives != adjusted:
-            return [(f"the arithmetic {figure.contradicts} = {gives:,} is not cnnstat's count, {adjusted:,}", 0)], False
-        if figure.agrees(adjusted):
-            return [(f"{figure.printed} does follow from the architecture, {figure.contradicts} = {gives:,}", 0)], False
+        if figure.agrees(gives):
+            return [], f"{figure.printed} does follow from the architecture, {figure.contradicts} = {gives:,}"
         what = "weights" if "biases" in figure.leaves_out else _NOUNS.get(figure.quantity, figure.quantity.replace("_", " "))
         note = f"; {figure.note}" if figure.note else ""
         text = f"{figure.source} prints {figure.printed}, which does not follow from the architecture: {figure.contradicts} = {gives:,} {what}"
-        return [(text + note, printed - adjusted)], True
-    if adjusted == printed:
-        return [], True
-    if figure.exact:
-        return [], False
+        why = "" if gives == adjusted else f"the arithmetic {figure.contradicts} = {gives:,} is not cnnstat's count, {adjusted:,}"
+        return [(text + note, printed - gives)], why
+    if adjusted == printed or figure.exact:
+        return [], ""
     if figure.agrees(adjusted):
-        return [(f"{figure.source} rounds to the digits printed: {adjusted:,} → {figure.printed}", printed - adjusted)], True
+        return [(f"{figure.source} rounds to the digits printed: {adjusted:,} → {figure.printed}", printed - adjusted)], ""
     if figure.rounding == "down" and figure.agrees(adjusted, "down"):
         text = f"{figure.source} truncates to the digits printed: {adjusted:,} → {figure.printed}, where rounding gives {figure.rounded(adjusted)}"
-        return [(text, printed - adjusted)], True
-    return [], False
+        return [(text, printed - adjusted)], ""
+    return [], ""
 
 
-def _paper_rules(entry: ModelEntry, figure: PublishedFigure, report: Report, ours: int) -> tuple[list[Rule], bool]:
-    """The named rules that take ``ours`` to the printed figure, each with its own count, and whether they reach it.
+def _paper_rules(entry: ModelEntry, figure: PublishedFigure, report: Report, ours: int) -> tuple[list[Rule], str]:
+    """The named rules between ``ours`` and the printed figure, each with its own count, and why one could not apply.
 
     In order: the parts the source leaves out, the figures of its layers a total adds up, then the contradiction
-    or the rounding. Where they fall short, the rest is one more rule, unexplained: the counts always add up.
+    or the rounding. Whether they reach the printed figure is for their counts to say, not for one more rule.
     """
     rules = _left_out(figure, report)
     carried = _carried(entry, figure, report)
     if carried is None:
-        rules.append((f"{', '.join(figure.carries)}: no printed figure that contradicts the architecture to add up", 0))
-        closed = False
-    else:
-        rules += carried
-        closing, closed = _closing(figure, ours + sum(delta for _, delta in rules))
-        rules += closing
-    if not closed:
-        rules.append((UNEXPLAINED, int(figure.value) - ours - sum(delta for _, delta in rules)))
-    return rules, closed
+        return rules, f"{', '.join(figure.carries)}: no printed figure that contradicts the architecture to add up"
+    rules += carried
+    closing, why = _closing(figure, ours + sum(delta for _, delta in rules))
+    return rules + closing, why
 
 
 def _paper_comparison(entry: ModelEntry, figure: PublishedFigure, report: Report) -> Comparison:
@@ -296,11 +278,12 @@ def _paper_comparison(entry: ModelEntry, figure: PublishedFigure, report: Report
         return Comparison("paper", "layer", figure.layer, "missing", "present", MISMATCH)
     if figure.agrees(ours) and not figure.contradicts:
         return _published("paper", figure, ours)
-    rules, closed = _paper_rules(entry, figure, report, ours)
+    rules, why = _paper_rules(entry, figure, report, ours)
     quantity = figure.quantity.replace("_", " ")
-    return Comparison(
-        "paper", quantity, figure.layer or TOTAL, ours, int(figure.value), EXPLAINED if closed else MISMATCH, tuple(rules)
-    )
+    comparison = reconciled("paper", quantity, figure.layer or TOTAL, ours, int(figure.value), rules, why)
+    if comparison.verdict == AGREES:  # a figure said to contradict the architecture that the count gives exactly
+        return replace(comparison, verdict=MISMATCH, note=why)
+    return comparison
 
 
 def check_paper(entry: ModelEntry | None, report: Report) -> list[Comparison]:

@@ -33,7 +33,7 @@ def check_tables(result: Any) -> list[Any]:
     mismatches = [c for c in result.comparisons if c.verdict == MISMATCH and c.layer != TOTAL]
     if mismatches:
         rows = [(c.layer, c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.explanation) for c in mismatches]
-        headers = ("Layer", "Reference", "Quantity", "cnnstat", "Reference value", "Unexplained rules")
+        headers = ("Layer", "Reference", "Quantity", "cnnstat", "Reference value", "Named rules and the rest")
         tables.append(table("MISMATCH", headers, rows, 0))
     skipped = [c for c in result.comparisons if c.verdict == NOT_COUNTED]
     if skipped:
