@@ -4,6 +4,7 @@ arguments are read by name, and elementwise counts match independent references.
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -13,7 +14,9 @@ from torch import nn
 import cnnstat
 from cnnstat.counting.conventions import CONVENTIONS, Convention
 from cnnstat.counting.layers import layer_counter
-from cnnstat.counting.ops import op_counter
+from cnnstat.counting.ops import count_nothing
+from cnnstat.counting.receptive_field import constant
+from cnnstat.counting.specs import OpKind, OpSpec, register
 from cnnstat.errors import DuplicateNameError
 from cnnstat.zoo import register_model
 
@@ -81,11 +84,11 @@ def test_a_frozen_layer_gets_no_weight_gradient_and_the_input_none():
 
 def test_registries_refuse_a_second_entry_under_a_name():
     with pytest.raises(DuplicateNameError, match="convolution"):
-        op_counter("convolution")(lambda op: None)
+        register(OpSpec(("convolution",), OpKind.CONVOLUTION, count_nothing, constant))
     with pytest.raises(DuplicateNameError, match="Subsampling"):
         from cnnstat.zoo.lenet_layers import Subsampling
 
-        layer_counter(Subsampling)(lambda module, layer, measures: measures)
+        layer_counter(Subsampling)(lambda layer, ops: {})
     with pytest.raises(DuplicateNameError, match="resnet50"):
         register_model("resnet50", input_size=(3, 224, 224), source="nowhere")(lambda: nn.Identity())
     with pytest.raises(DuplicateNameError, match="lenet"):
@@ -198,3 +201,96 @@ def test_upsampling_counts_one_multiply_accumulate_per_tap(mode):
 def test_analyze_takes_a_copy_free_path_for_meta_models():
     model = copy.deepcopy(nn.Linear(3, 2)).to("meta")
     assert cnnstat.analyze(model, (3,)).totals["macs"] == 6
+
+
+# -- layer counters read records, and own only the figures they return -------------------------------------
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(64, 4, batch_first=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(x, x, x)[0]
+
+
+@pytest.mark.parametrize(
+    "build, size",
+    [(_SelfAttention, (16, 64)), (lambda: nn.LSTM(6, 8, num_layers=2, bidirectional=True, batch_first=True), (5, 6))],
+    ids=["attention", "lstm"],
+)
+def test_a_layer_counter_changes_no_figure_it_does_not_return(build, size, monkeypatch):
+    from cnnstat.counting import layers
+    from cnnstat.counting.registry import Registry
+
+    registered = {name: cnnstat.analyze(build(), size, convention=name) for name in CONVENTIONS}
+    assert len(registered["lenet"].layers) == 1  # the counter makes the layer one row
+    monkeypatch.setattr(layers, "LAYER_COUNTERS", Registry("layer counter"))  # every counter unregistered
+    for name, report in registered.items():
+        assert report.totals == cnnstat.analyze(build(), size, convention=name).totals, name
+    if build is _SelfAttention:  # the figure the registered counter used to change, to 299,008
+        assert registered["lenet"].totals["flops"] == 304_128
+    else:  # what the recurrent counter does own: the closed form --explain shows
+        assert registered["lenet"].layers[0].formula == "5·(2·((6+1)+(8+1))·4·8 + 2·((16+1)+(8+1))·4·8)"
+
+
+def test_a_trace_is_counted_from_its_records_alone():
+    import gc
+    import pickle
+
+    from cnnstat.counting.report import count_trace
+    from cnnstat.counting.trace import trace
+    from cnnstat.zoo.resolve import resolve_model
+
+    model = resolve_model("lenet5-1998").module
+    records = pickle.dumps(trace(model, (torch.zeros(1, 1, 32, 32, device="meta"),)))  # plain data, with no module in it
+    del model
+    gc.collect()
+    report = count_trace(pickle.loads(records), name="lenet5-1998")
+    assert report.totals == cnnstat.analyze("lenet5-1998").totals
+
+
+def test_layer_counters_give_the_1998_papers_figures_from_hand_written_records():
+    """LeCun et al. 1998, section II.B: S2 has 12 parameters and 5,880 connections, C3 1,516 and 151,600."""
+    from cnnstat.counting.layers import class_names, count_layer
+    from cnnstat.counting.measures import Measures
+    from cnnstat.counting.records import LayerRecord, ParamRecord, TensorMeta
+    from cnnstat.zoo.lenet_layers import ConnectionTableConv2d, Subsampling
+
+    def record(cls: type, inputs: tuple[int, ...], outputs: tuple[int, ...], params: dict, settings: dict) -> LayerRecord:
+        recorded = tuple(ParamRecord(f"layer.{name}", math.prod(shape), True, 4 * math.prod(shape), shape)
+                         for name, shape in params.items())  # fmt: skip
+        return LayerRecord("layer", cls.__name__, 1, "layer", True, (TensorMeta(inputs, "float32"),),
+                           (("", TensorMeta(outputs, "float32")),), (), recorded, classes=class_names(cls), settings=settings)  # fmt: skip
+
+    s2 = record(Subsampling, (1, 6, 28, 28), (1, 6, 14, 14), {"weight": (6,), "bias": (6,)}, {"kernel_size": 2})
+    c3 = record(ConnectionTableConv2d, (1, 6, 14, 14), (1, 16, 10, 10), {"weight": (60, 5, 5), "bias": (16,)}, {})
+    assert sum(p.numel for p in s2.params) == 12 and sum(p.numel for p in c3.params) == 1_516
+    assert count_layer(s2, Measures())[0].connections == 5_880
+    measures, owned = count_layer(c3, Measures(macs=7))
+    assert measures.connections == 151_600 and measures.macs == 7 and "macs" not in owned
+
+
+# -- a report prints as its table --------------------------------------------------------------------------
+
+
+def test_a_report_prints_as_the_summary_table(golden):
+    from conftest import GOLDEN
+
+    report = cnnstat.analyze("lenet")
+    assert str(report) + "\n" == (GOLDEN / "summary_lenet.txt").read_text()
+    assert len(repr(report)) < 120 and "lenet5" in repr(report) and "61,750 params" in repr(report)
+
+
+def test_a_report_is_a_rich_renderable_and_the_core_imports_no_rich():
+    import subprocess
+    import sys
+
+    from rich.console import Console
+
+    console = Console(width=120, record=True, color_system=None)
+    console.print(cnnstat.analyze("lenet"))
+    assert "Total params: 61,750" in console.export_text()
+    code = "import sys, cnnstat.counting.report; print('rich' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

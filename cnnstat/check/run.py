@@ -30,7 +30,7 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
     if not specs:
         raise InputShapeError(f"{name} has no default input; give its shape with --input")
     args, kwargs = meta_inputs(specs, 1)
-    report = count_trace(trace(meta.module, args, kwargs), meta.module, name=meta.name)  # one trace for every ledger
+    report = count_trace(trace(meta.module, args, kwargs), name=meta.name)  # one trace for every ledger
     result = ModelCheck(meta.name, report.input_shape, report)
     real = None
     if {"fvcore", "torch"} & set(against):

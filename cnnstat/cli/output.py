@@ -72,6 +72,17 @@ def _print_whole(console: Console, renderable: Any) -> None:
     console.print(renderable)
 
 
+def rendered_text(renderables: list[Any]) -> str:
+    """Rich ``renderables`` as plain text, as a command prints them into a file or a pipe."""
+    import io
+
+    buffer = io.StringIO()
+    console = stdout_console(file=buffer)
+    for renderable in renderables:
+        _print_whole(console, renderable)
+    return buffer.getvalue()
+
+
 def rows_text(rows: list[dict[str, Any]], fmt: Format, columns: list[str] | None = None) -> str:
     """CSV or Markdown of plain row dicts; shapes and lists as ``a×b``."""
     import pandas as pd
@@ -98,13 +109,7 @@ def emit(fmt: Format, *, document: Any = None, rows: list[dict[str, Any]] | None
             for renderable in renderables or []:
                 _print_whole(console, renderable)
             return
-        import io
-
-        buffer = io.StringIO()
-        console = stdout_console(file=buffer)
-        for renderable in renderables or []:
-            _print_whole(console, renderable)
-        text = buffer.getvalue()
+        text = rendered_text(renderables or [])
     if out is None:
         sys.stdout.write(text)
     else:

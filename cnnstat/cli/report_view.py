@@ -8,7 +8,7 @@ from rich.table import Table
 
 from ..counting.columns import COLUMN
 from ..counting.report import LayerCounts, Report
-from .output import format_shape, table
+from .output import format_shape, rendered_text, table
 
 SUMMARY_COLUMNS = ("name", "type", "input_shape", "output_shape", "params", "macs", "connections")
 FLOPS_COLUMNS = ("name", "type", "output_shape", "macs", "flops", "share")
@@ -44,6 +44,16 @@ def layer_table(report: Report, title: str, columns: tuple[str, ...], totals: di
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
     """The layer table of ``cnnstat summary``: the rows of ``view``, the totals of the whole model ``full``."""
     return [layer_table(view, f"{full.model} · input {_inputs(full)}", columns or SUMMARY_COLUMNS, full.totals)]
+
+
+def summary_renderables(report: Report) -> list[Any]:
+    """What ``cnnstat summary`` prints of a report: its layer table and the totals under it."""
+    return [*summary_tables(report, report), *footer_lines(report)]
+
+
+def summary_text(report: Report) -> str:
+    """``cnnstat summary`` of a report as plain text: what ``print(report)`` shows."""
+    return rendered_text(summary_renderables(report))
 
 
 def flops_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
@@ -99,6 +109,8 @@ def footer_lines(report: Report) -> list[str]:
         ]
     if report.receptive_field:
         lines.append(f"Receptive field of the output: {COLUMN['receptive_field'].format(report.receptive_field)}")
+    elif report.receptive_field_unknown:
+        lines.append(f"Receptive field of the output: unknown ({report.receptive_field_unknown})")
     lines += [f"Note: {note}" for note in report.notes]
     if report.uncounted:
         ops = sorted({op for _, op in report.uncounted})

@@ -37,5 +37,5 @@ def analyze_module(
     check_optimizer(optimizer)
     args, kwargs = meta_data(input_data) if input_data is not None else meta_inputs(inputs, batch)
     traced = trace(module, args, kwargs, train=train)
-    report = count_trace(traced, module, name=name or type(module).__name__, convention=convention, optimizer=optimizer)
+    report = count_trace(traced, name=name or type(module).__name__, convention=convention, optimizer=optimizer)
     return replace(report, notes=(*notes, *report.notes)) if notes else report

@@ -120,6 +120,7 @@ class Column:
     aggregate: Aggregate
     source: Source
     stored: bool = False  # an architecture fact a snapshot keeps and compares
+    empty: Any = None  # a group's value where it has none of its own
 
     @property
     def in_row(self) -> bool:
@@ -139,24 +140,24 @@ def _measure_columns() -> tuple[Column, ...]:
     )  # fmt: skip
 
 
-_R, _S = Source.RECORD, Aggregate.SUM
 #: Every column, in the order of a row's fields (JSON, CSV, pandas), ``share`` last.
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "Layer", Unit.TEXT, Aggregate.NONE, _R, stored=True),
-    Column("type", "Type", Unit.TEXT, Aggregate.NONE, _R, stored=True),
-    Column("depth", "Depth", Unit.COUNT, Aggregate.NONE, _R),
-    Column("module", "Module", Unit.TEXT, Aggregate.NONE, _R),
-    Column("is_module", "is_module", Unit.FLAG, Aggregate.NONE, _R),
-    Column("input_shape", "Input", Unit.SHAPE, Aggregate.FIRST, _R, stored=True),
-    Column("output_shape", "Output", Unit.SHAPE, Aggregate.LAST, _R, stored=True),
-    Column("params", "Params", Unit.COUNT, _S, _R, stored=True),
-    Column("trainable_params", "Trainable", Unit.COUNT, _S, _R, stored=True),
-    Column("param_bytes", "Param memory", Unit.BYTES, _S, _R),
+    Column("name", "Layer", Unit.TEXT, Aggregate.NONE, Source.RECORD, stored=True),
+    Column("type", "Type", Unit.TEXT, Aggregate.NONE, Source.RECORD, stored=True),
+    Column("depth", "Depth", Unit.COUNT, Aggregate.NONE, Source.RECORD),
+    Column("module", "Module", Unit.TEXT, Aggregate.NONE, Source.RECORD),
+    Column("is_module", "is_module", Unit.FLAG, Aggregate.NONE, Source.RECORD),
+    Column("input_shape", "Input", Unit.SHAPE, Aggregate.FIRST, Source.RECORD, stored=True),
+    Column("output_shape", "Output", Unit.SHAPE, Aggregate.LAST, Source.RECORD, stored=True),
+    Column("params", "Params", Unit.COUNT, Aggregate.SUM, Source.RECORD, stored=True),
+    Column("trainable_params", "Trainable", Unit.COUNT, Aggregate.SUM, Source.RECORD, stored=True),
+    Column("param_bytes", "Param memory", Unit.BYTES, Aggregate.SUM, Source.RECORD),
     *_measure_columns(),
-    Column("flops", "FLOPs", Unit.COUNT, _S, Source.CONVENTION, stored=True),
-    Column("training_bytes", "Training memory", Unit.BYTES, _S, Source.MEMORY),
+    Column("flops", "FLOPs", Unit.COUNT, Aggregate.SUM, Source.CONVENTION, stored=True),
+    Column("training_bytes", "Training memory", Unit.BYTES, Aggregate.SUM, Source.MEMORY),
     Column("receptive_field", "Receptive field", Unit.EXTENT, Aggregate.LAST, Source.FLOW, stored=True),
     Column("effective_stride", "Stride", Unit.EXTENT, Aggregate.LAST, Source.FLOW),
+    Column("receptive_field_unknown", "Receptive field unknown", Unit.TEXT, Aggregate.LAST, Source.FLOW, empty=""),
     Column("share", "Share", Unit.SHARE, Aggregate.SUM, Source.TOTAL),
 )
 COLUMN: dict[str, Column] = {column.name: column for column in COLUMNS}
@@ -165,8 +166,3 @@ ROW_COLUMNS: tuple[Column, ...] = tuple(column for column in COLUMNS if column.i
 #: The columns a report totals: every summed figure a row carries.
 SUMMED: tuple[str, ...] = tuple(column.name for column in ROW_COLUMNS if column.aggregate is Aggregate.SUM)
 
-
-def header(name: str) -> str:
-    """The table header of column ``name``; a name the registry does not know is its own header."""
-    column = COLUMN.get(name)
-    return column.header if column is not None else name

@@ -84,6 +84,7 @@ class ParamRecord:
     numel: int
     trainable: bool
     nbytes: int
+    shape: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,8 @@ class LayerRecord:
     ops: tuple[OpRecord, ...]
     params: tuple[ParamRecord, ...]
     saved: tuple[SavedTensor, ...] = ()
+    classes: tuple[str, ...] = ()  # of a module's call: its class and base classes by qualified name, most derived first
+    settings: dict[str, Any] = field(default_factory=dict, hash=False)  # of a module's call: its plain hyperparameters
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:

@@ -1,7 +1,7 @@
 """Reports: a trace counted layer by layer, with totals that are column sums.
 
 ``count_trace`` turns the records of a trace into one :class:`LayerCounts` per row: the ops'
-measures summed (and a layer counter's structure where the zoo registered one), FLOPs under the
+measures summed (with the figures a layer counter owns, where one is registered), FLOPs under the
 report's convention, the receptive field of the row's output, and its share of training memory.
 """
 
@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from .columns import ROW_COLUMNS, SUMMED
 from .conventions import DEFAULT_CONVENTION, CountedOp, get_convention
-from .layers import layer_counter_for
+from .layers import STRUCTURE, count_layer
 from .measures import Measures
 from .memory import activation_bytes, check_optimizer, training_bytes
-from .ops import count_op
-from .receptive_field import describe, footprints
-from .records import LayerRecord, TensorMeta, Trace
+from .receptive_field import describe, footprints, unknown_reason
+from .records import LayerRecord, TensorMeta, Trace, format_shape
+from .specs import count_op, footprint_rule
 
 if TYPE_CHECKING:
     import pandas as pd
-    from torch import nn
 
 DEFAULT_OPTIMIZER = "adam"
 
@@ -46,6 +45,7 @@ class LayerCounts:
     training_bytes: int
     receptive_field: tuple[int, ...] | None
     effective_stride: tuple[int | float | None, ...] | None
+    receptive_field_unknown: str = ""  # why the receptive field is unknown, where it is
     called: bool = field(default=True, repr=False)  # False for the row of parameters whose module never ran
     structured: bool = field(default=False, repr=False)  # a layer counter gave it its closed form
     trainable_bytes: int = field(default=0, repr=False)
@@ -81,6 +81,7 @@ class Report:
     receptive_field: tuple[int, ...] | None = None  # of the model's (first) output
     notes: tuple[str, ...] = ()
     module_types: dict[str, str] = field(default_factory=dict, repr=False, compare=False)  # class name by module path
+    receptive_field_unknown: str = ""  # why the output's receptive field is unknown, where it is
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -144,6 +145,7 @@ class Report:
             "convention": self.convention,
             "optimizer": self.optimizer,
             "receptive_field": list(self.receptive_field) if self.receptive_field else None,
+            "receptive_field_unknown": self.receptive_field_unknown,
             "depth": self.depth,
             "totals": totals,
             "uncounted": [{"layer": layer, "op": op} for layer, op in self.uncounted],
@@ -154,31 +156,48 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
+    # The text forms are the command line's tables; rich and the renderer load only when a report is shown.
+    def __str__(self) -> str:
+        """The layer table and totals of ``cnnstat summary``, as plain text."""
+        from ..cli.report_view import summary_text
 
-def count_trace(
-    traced: Trace, module: nn.Module, *, name: str, convention: str = DEFAULT_CONVENTION, optimizer: str = DEFAULT_OPTIMIZER
-) -> Report:
-    """Count the layers of a trace taken of ``module``."""
+        return summary_text(self).rstrip("\n")
+
+    def __rich__(self) -> Any:
+        """The same table and totals for a rich console or a notebook."""
+        from rich.console import Group
+
+        from ..cli.report_view import summary_renderables
+
+        return Group(*summary_renderables(self))
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(format_shape(meta.shape) for _, meta in self.inputs)
+        totals = self.totals
+        return (f"<Report {self.model} · input {shapes} · {len(self.layers)} rows · {totals['params']:,} params · "
+                f"{totals['flops']:,} FLOPs ({self.convention})>")  # fmt: skip
+
+
+def count_trace(traced: Trace, *, name: str, convention: str = DEFAULT_CONVENTION, optimizer: str = DEFAULT_OPTIMIZER) -> Report:
+    """Count the layers of a trace, from its records alone."""
     rule = get_convention(convention)
     check_optimizer(optimizer)
-    modules = dict(module.named_modules())
-    states = footprints(traced)
+    states = footprints(traced, footprint_rule)
     saved = activation_bytes(traced)
     layers = []
     for record, activations in zip(traced.layers, saved, strict=True):
         ops = tuple(CountedOp(op, _without_backward(count_op(op), traced)) for op in record.ops)
         measures = sum((op.measures for op in ops), Measures(activation_bytes=activations))
-        counter = layer_counter_for(type(modules[record.module_name])) if record.is_module else None
-        if counter is not None:
-            measures = counter(modules[record.module_name], record, measures)
-        layers.append(_row(record, measures, ops, counter is not None, rule.layer_flops(measures, ops, counter is not None),
-                           states, optimizer))  # fmt: skip
+        measures, owned = count_layer(record, measures)
+        # a convention takes the layer's closed form in place of its ops' only where a counter owns that structure
+        structured = not owned.isdisjoint(STRUCTURE)
+        layers.append(_row(record, measures, ops, structured, rule.layer_flops(measures, ops, structured), states, optimizer))
     output_state = states.get(traced.outputs[0][1].value) if traced.outputs and traced.outputs[0][1].value is not None else None
     notes = (f"no backward figures: {traced.note}",) if not traced.with_autograd else ()
     if not traced.outputs:
         notes += ("the model returned no tensor: its output has no shape, and nothing after its last layer is counted",)
     return Report(name, traced.inputs, traced.outputs, convention, optimizer, tuple(layers), describe(output_state)[0], notes,
-                  traced.module_types)  # fmt: skip
+                  traced.module_types, unknown_reason(output_state))  # fmt: skip
 
 
 def _without_backward(measures: Measures, traced: Trace) -> Measures:
@@ -189,7 +208,8 @@ def _without_backward(measures: Measures, traced: Trace) -> Measures:
 def _row(record: LayerRecord, measures: Measures, ops: tuple[CountedOp, ...], structured: bool, flops: int,
          states: dict, optimizer: str) -> LayerCounts:  # fmt: skip
     output = record.outputs[0][1] if record.outputs else None
-    receptive_field, stride = describe(states.get(output.value) if output is not None and output.value is not None else None)
+    state = states.get(output.value) if output is not None and output.value is not None else None
+    receptive_field, stride = describe(state)
     param_bytes = sum(p.nbytes for p in record.params)
     trainable_bytes = sum(p.nbytes for p in record.params if p.trainable)
     return LayerCounts(
@@ -208,6 +228,7 @@ def _row(record: LayerRecord, measures: Measures, ops: tuple[CountedOp, ...], st
         training_bytes=training_bytes(param_bytes, trainable_bytes, measures.activation_bytes, optimizer),
         receptive_field=receptive_field,
         effective_stride=stride,
+        receptive_field_unknown=unknown_reason(state),
         called=record.input_shape is not None or not record.params,
         structured=structured,
         trainable_bytes=trainable_bytes,

@@ -19,7 +19,7 @@ def _merge(rows: list[LayerCounts], name: str, type_name: str, depth: int, modul
     field of the first and last rows where ``in_order`` (a module's rows run one after another), none where they are
     scattered over the model (a layer type's)."""
     combined = {
-        column: column.aggregate.combine([getattr(row, column.name) for row in rows], in_order)
+        column: column.aggregate.combine([getattr(row, column.name) for row in rows], in_order, column.empty)
         for column in ROW_COLUMNS if column.aggregate is not Aggregate.NONE
     }  # fmt: skip
     measures = Measures(**{column.name: value for column, value in combined.items() if column.source is Source.MEASURE})

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..counting.layers import layer_counter
+from ..counting.layers import layer_counter, param_shapes
 from ..counting.measures import Measures
 from ..counting.ops import batch_prefix, square
 from ..counting.records import LayerRecord
@@ -144,34 +144,35 @@ def fan_in_uniform_(module: nn.Module) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def _structure(measures: Measures, links: int, neurons: int, formula: str) -> Measures:
-    return replace(measures, connections=links, formula_connections=links, neurons=neurons, formula=formula)
+def _structure(links: int, neurons: int, formula: str) -> dict[str, Any]:
+    """The figures these counters own: the paper's connections (all of them in its closed form), neurons and formula."""
+    return {"connections": links, "formula_connections": links, "neurons": neurons, "formula": formula}
 
 
 @layer_counter(Subsampling)
-def count_subsampling(module: Subsampling, layer: LayerRecord, measures: Measures) -> Measures:
+def count_subsampling(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
     """k² inputs, times one weight, plus one bias per output unit: (k²+1)·m²·a."""
     batch, channels, *spatial = layer.output_shape or ()
-    k = module.kernel_size
+    k = layer.settings["kernel_size"]
     units = batch * channels * math.prod(spatial)
-    return _structure(measures, (k * k + 1) * units, units, f"{batch_prefix(batch)}({k}²+1)·{square(tuple(spatial))}·{channels}")
+    return _structure((k * k + 1) * units, units, f"{batch_prefix(batch)}({k}²+1)·{square(tuple(spatial))}·{channels}")
 
 
 @layer_counter(ConnectionTableConv2d)
-def count_connection_table(module: ConnectionTableConv2d, layer: LayerRecord, measures: Measures) -> Measures:
-    """Σ over output maps of (|inputs|·k²+1)·m²: only Table I's links are connections."""
+def count_connection_table(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
+    """Σ over output maps of (|inputs|·k²+1)·m²: only Table I's links are connections (one k×k kernel each)."""
     batch, channels, *spatial = layer.output_shape or ()
-    k = module.kernel_size
+    links, k, _ = param_shapes(layer)["weight"]
     positions = batch * math.prod(spatial)
-    links = (len(module.link_outputs) * k * k + module.out_channels) * positions
-    formula = f"{batch_prefix(batch)}({len(module.link_outputs)}·{k}²+{module.out_channels})·{square(tuple(spatial))}"
-    return _structure(measures, links, batch * channels * math.prod(spatial), formula)
+    formula = f"{batch_prefix(batch)}({links}·{k}²+{channels})·{square(tuple(spatial))}"
+    return _structure((links * k * k + channels) * positions, batch * channels * math.prod(spatial), formula)
 
 
 @layer_counter(EuclideanRBF)
-def count_rbf(module: EuclideanRBF, layer: LayerRecord, measures: Measures) -> Measures:
+def count_rbf(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
     """Each RBF unit reads every input; it has no bias: in·out."""
     shape = layer.output_shape or ()
+    inputs, outputs = (layer.input_shape or ())[-1], shape[-1]
     rows = math.prod(shape[:-1])
     units = math.prod(shape)
-    return _structure(measures, module.in_features * units, units, f"{batch_prefix(rows)}{module.in_features}·{module.out_features}")
+    return _structure(inputs * units, units, f"{batch_prefix(rows)}{inputs}·{outputs}")

@@ -7,7 +7,7 @@ connections and a closed form; it is none of those. Its arithmetic stays, as ele
 
 from __future__ import annotations
 
-from dataclasses import replace
+from typing import Any
 
 from torch import nn
 
@@ -17,9 +17,9 @@ from ...counting.records import LayerRecord
 
 
 @layer_counter(nn.LocalResponseNorm)
-def count_local_response_norm(module: nn.LocalResponseNorm, layer: LayerRecord, measures: Measures) -> Measures:
+def count_local_response_norm(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
     """Normalisation across neighbouring channels: elementwise work, no neurons, no connections, no closed form."""
-    return replace(measures, connections=0, formula_connections=0, neurons=0, formula="")
+    return {"connections": 0, "formula_connections": 0, "neurons": 0, "formula": ""}
 
 
 def gaussian_init_(model: nn.Module, std: float, bias_one: tuple[str, ...] = ()) -> None:
