@@ -7,21 +7,26 @@ is what torch's FlopCounterMode sees too, with its arguments keyed by the op's s
 autograd on, a saved-tensors hook records what each layer keeps for the backward pass.
 
 A module whose parameters and buffers are not on the meta device runs through
-``torch.func.functional_call`` on meta stand-ins for them, so its own tensors are never touched and
+``torch.func.functional_call`` (under a plain parent, which even a scripted module may have) on meta stand-ins for them, so its own tensors are never touched and
 no activation memory is spent; its train/eval flags are restored afterwards, and the hooks removed.
+One with lazy parameters, which its first call shapes (changing the module), runs as a meta copy.
+Meta stands for the CPU: the forward's own tensors land there too (``meta.py``). A module torch
+lets no one hook (a scripted one) is not a row of its own: its ops go to the module that calls it.
+A forward whose shapes or path depend on tensor values is refused with that reason.
 """
 
 from __future__ import annotations
 
 import inspect
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten, tree_flatten_with_path
@@ -30,6 +35,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 from ..errors import TraceError
 from . import torch_layers  # noqa: F401  (registers the counters of torch's composite layers)
 from .layers import class_names, layer_counter_for, settings_of
+from .meta import all_on_meta, call_on_standins, has_lazy_tensors, land_on_meta, meta_standins, meta_twin, mixes_devices
 from .records import LayerRecord, OpRecord, ParamRecord, SavedTensor, TensorMeta, Trace, format_shape
 
 
@@ -75,6 +81,26 @@ def _bind(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[tupl
 
 
 _MISSING = object()
+# Tensor methods that hand a tensor's values to Python: on meta there are none to hand.
+_VALUE_READS = frozenset({"item", "tolist", "numpy", "__array__", "__bool__", "__int__", "__float__", "__index__", "__complex__"})
+
+
+class _ValueRead(Exception):
+    """A forward that needs tensor values (a branch on one, a shape decided by them), which a meta trace has not."""
+
+
+def _run_op(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], call: str) -> Any:
+    """Run an aten op; one that mixes meta tensors with CPU ones (made from data in ``forward``) runs all on meta."""
+    try:
+        return func(*args, **kwargs)
+    except Exception as error:
+        if mixes_devices((args, kwargs)):
+            return _run_op(func, *all_on_meta((args, kwargs)), call)
+        tags = func.tags
+        if torch.Tag.data_dependent_output in tags or torch.Tag.dynamic_output_shape in tags:
+            what = "reads a tensor's values" if torch.Tag.data_dependent_output in tags else "makes a tensor whose shape depends on tensor values"
+            raise _ValueRead(f"{what} ({call + '(), ' if call else ''}aten.{func._overloadpacket.__name__})") from error
+        raise
 
 
 @dataclass
@@ -101,17 +127,19 @@ class _OpenRow:
 class _Tracer(TorchDispatchMode):
     """Keeps the module stack, the open row and the data-flow values; records ops into the row."""
 
-    def __init__(self, model: nn.Module, state_storages: set[int]):
+    def __init__(self, model: nn.Module, state: Iterable[torch.Tensor]):
         super().__init__()
         self.names = {module: name for name, module in model.named_modules()}
         self.leaves = {m for m in self.names if not any(True for _ in m.children()) or layer_counter_for(class_names(type(m)))}
-        self.params = _parameter_owners(model)
-        self.state_storages = state_storages
+        self.params = _parameters_by_owner(model)
+        self.state_storages: set[int] = set()
+        self.add_state(state)
         self.values: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.next_value = itertools.count()
         self.stack: list[nn.Module] = []
         self.row: _OpenRow | None = None
         self.call = ""
+        self.shaping = False  # while a lazy module's own hook shapes its parameters
         self.rows: list[LayerRecord] = []
         self.seen_params: set[int] = set()
         self.owners_with_rows: set[str] = set()
@@ -142,21 +170,34 @@ class _Tracer(TorchDispatchMode):
             return str(value)
         return value
 
+    def add_state(self, tensors: Iterable[torch.Tensor]) -> None:
+        """Note the storages of the model's own tensors, which autograd may save but which are not activations."""
+        self.state_storages.update(t.untyped_storage()._cdata for t in tensors if not is_lazy(t))
+
     def take_params(self, module: nn.Module, recurse: bool) -> tuple[ParamRecord, ...]:
-        """Parameters of ``module`` (and, with ``recurse``, of its submodules) not yet counted in an earlier row."""
+        """Parameters of ``module`` (and, with ``recurse``, of its submodules) not yet counted in an earlier row.
+
+        Read as the row opens, after any hook of the module's own has shaped its lazy parameters.
+        """
         taken = []
         for owner in module.modules() if recurse else (module,):
-            for key, record in self.params.get(owner, ()):
-                if key not in self.seen_params:
-                    self.seen_params.add(key)
-                    taken.append(record)
+            for name, param in self.params.get(owner, ()):
+                if id(param) not in self.seen_params:
+                    self.seen_params.add(id(param))
+                    taken.append(_param_record(name, param))
         return tuple(taken)
 
     # -- module hooks -------------------------------------------------------------------------
     def in_leaf(self) -> bool:
         return any(m in self.leaves for m in self.stack)
 
+    def pause(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Before a lazy module's own hook: shaping and initialising its parameters is first-call work, not the model's."""
+        self.shaping = True
+
     def pre_hook(self, module: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.shaping = False
+        self.add_state(_own_tensors(module))  # lazy ones are shaped by now
         if module in self.leaves and not self.in_leaf():
             name = self.names[module]
             self.row = _OpenRow(
@@ -175,7 +216,7 @@ class _Tracer(TorchDispatchMode):
     # -- functional calls ---------------------------------------------------------------------
     def open_call(self, func_name: str, args: Any) -> _OpenRow | None:
         """Open a row for a torch function called outside leaf modules; None inside one."""
-        if self.in_leaf() or self.row is not None:
+        if self.shaping or self.in_leaf() or self.row is not None:
             return None
         owner = self.names[self.stack[-1]] if self.stack else ""
         params: tuple[ParamRecord, ...] = ()
@@ -209,8 +250,10 @@ class _Tracer(TorchDispatchMode):
     # -- aten ops -----------------------------------------------------------------------------
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         kwargs = kwargs or {}
+        if self.shaping:
+            return _run_op(func, args, kwargs, self.call)
         arguments = {name: self.plain(value) for name, value in _bind(func, args, kwargs)}  # before in-place ops run
-        out = func(*args, **kwargs)
+        out = _run_op(func, args, kwargs, self.call)
         output_tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
         for tensor in output_tensors:
             self.new_value(tensor)  # an in-place op gives its tensor a new value
@@ -241,12 +284,21 @@ class _CallNamer(TorchFunctionMode):
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None) -> Any:
         func_name = getattr(func, "__name__", type(func).__name__)
+        kwargs = kwargs or {}
         if func_name == "__get__":  # tensor property reads (x.shape) run no ops
-            return func(*args, **(kwargs or {}))
+            return func(*args, **kwargs)
+        landed = land_on_meta(func, args, kwargs)
+        run: Callable[..., Any] = func
+        if landed is not None:
+            run, args, kwargs = landed
         self.tracer.call = func_name
         row = self.tracer.open_call(func_name, args)
         try:
-            out = func(*args, **(kwargs or {}))
+            out = run(*args, **kwargs)
+        except Exception as error:
+            if func_name in _VALUE_READS and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
+                raise _ValueRead(f"reads a tensor's values ({func_name}())") from error
+            raise
         finally:
             self.tracer.call = ""
         if row is not None:
@@ -254,15 +306,18 @@ class _CallNamer(TorchFunctionMode):
         return out
 
 
-def _parameter_owners(model: nn.Module) -> dict[nn.Module, list[tuple[int, ParamRecord]]]:
-    """Per module, its own parameters as (identity, record); read before any stand-in replaces them."""
+def _parameters_by_owner(model: nn.Module) -> dict[nn.Module, list[tuple[str, nn.Parameter]]]:
+    """Per module, its own parameters by full name; taken before any stand-in replaces them, read when counted."""
     return {
-        module: [
-            (id(param), ParamRecord(name, param.numel(), param.requires_grad, param.numel() * param.element_size(), tuple(param.shape)))
-            for name, param in module.named_parameters(prefix=prefix, recurse=False, remove_duplicate=False)
-        ]
+        module: list(module.named_parameters(prefix=prefix, recurse=False, remove_duplicate=False))
         for prefix, module in model.named_modules()
     }
+
+
+def _param_record(name: str, param: nn.Parameter) -> ParamRecord:
+    if is_lazy(param):  # its module was never called: nothing ever gave it a shape
+        raise TraceError(f"parameter {name} has no size: it is lazy, and the forward pass never calls its module to shape it")
+    return ParamRecord(name, param.numel(), param.requires_grad, param.numel() * param.element_size(), tuple(param.shape))
 
 
 def _failure(tracer: _Tracer, error: BaseException, inputs: str, model_type: str) -> TraceError:
@@ -272,6 +327,9 @@ def _failure(tracer: _Tracer, error: BaseException, inputs: str, model_type: str
     if isinstance(error, RecursionError):  # a RuntimeError, but no input shape would fit a forward that never returns
         return TraceError(f"the forward pass of {model_type} on input {inputs} recursed too deep{_in(tracer)} "
                           "(Python's recursion limit): does its forward call itself without end?")  # fmt: skip
+    if isinstance(error, _ValueRead):  # not the input's fault: no input shape would do
+        return TraceError(f"{model_type} cannot be counted from shapes alone: its forward {error}{_in(tracer)}, "
+                          "and cnnstat runs it on meta tensors, which have shapes but no values")  # fmt: skip
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     shape_error = isinstance(error, (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError))
     row = tracer.row
@@ -330,31 +388,6 @@ def _named_inputs(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
-def _plain_tensor_attributes(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:
-    """Tensors kept as plain attributes (``self.mask = torch.ones(4)``), neither parameters nor buffers."""
-    for prefix, module in model.named_modules(remove_duplicate=False):
-        for attribute, value in vars(module).items():
-            if isinstance(value, torch.Tensor) and not isinstance(value, nn.Parameter):
-                yield f"{prefix}.{attribute}" if prefix else attribute, value
-
-
-def _meta_standins(model: nn.Module) -> dict[str, torch.Tensor] | None:
-    """Meta tensors standing in for every parameter, buffer and plain tensor attribute (tied ones tied), or None if
-    all are on meta already."""
-    tensors = itertools.chain(model.named_parameters(remove_duplicate=False), model.named_buffers(remove_duplicate=False),
-                              _plain_tensor_attributes(model))  # fmt: skip
-    standins: dict[int, torch.Tensor] = {}
-    state: dict[str, torch.Tensor] = {}
-    all_meta = True
-    for name, tensor in tensors:
-        all_meta &= tensor.device.type == "meta"
-        if id(tensor) not in standins:
-            standin = torch.empty_like(tensor, device="meta")
-            standins[id(tensor)] = standin.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else standin
-        state[name] = standins[id(tensor)]
-    return None if all_meta else state
-
-
 @contextmanager
 def _mode(model: nn.Module, train: bool) -> Iterator[None]:
     """Every submodule in eval (or train) mode for the block; each module's own flag restored after."""
@@ -367,14 +400,32 @@ def _mode(model: nn.Module, train: bool) -> Iterator[None]:
             module.training = flag
 
 
-def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autograd: bool) -> Trace:
-    standins = _meta_standins(model)
-    state = standins.values() if standins is not None else itertools.chain(model.parameters(), model.buffers())
-    tracer = _Tracer(model, {tensor.untyped_storage()._cdata for tensor in state})
+def _own_tensors(module: nn.Module) -> Iterator[torch.Tensor]:
+    return itertools.chain(module.parameters(recurse=False), module.buffers(recurse=False))
+
+
+def _hooks(module: nn.Module, tracer: _Tracer) -> list[Any]:
+    """The tracer's hooks on ``module``; none where torch refuses hooks (a scripted module)."""
     handles = []
-    for module in tracer.names:
+    try:
+        if any(is_lazy(tensor) for tensor in _own_tensors(module)):
+            handles.append(module.register_forward_pre_hook(tracer.pause, with_kwargs=True, prepend=True))
         handles.append(module.register_forward_pre_hook(tracer.pre_hook, with_kwargs=True))
         handles.append(module.register_forward_hook(tracer.post_hook, with_kwargs=True))
+    except RuntimeError:  # its ops are then recorded in the rows of the module that calls it
+        for handle in handles:
+            handle.remove()
+        return []
+    return handles
+
+
+def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autograd: bool) -> Trace:
+    if has_lazy_tensors(model):  # its first call shapes its lazy tensors and changes its classes: let it change a copy
+        model = meta_twin(model)
+    standins = meta_standins(model)
+    state = standins.values() if standins is not None else itertools.chain(model.parameters(), model.buffers())
+    tracer = _Tracer(model, state)
+    handles = [handle for module in tracer.names for handle in _hooks(module, tracer)]
     for tensor in tree_flatten((args, kwargs))[0]:
         if isinstance(tensor, torch.Tensor):
             tracer.new_value(tensor)
@@ -386,7 +437,7 @@ def _run(model: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], autogr
             if standins is None:
                 output = model(*args, **kwargs)
             else:
-                output = torch.func.functional_call(model, standins, args, kwargs, strict=False)
+                output = call_on_standins(model, standins, args, kwargs)
     except TraceError:
         raise
     except (Exception, SystemExit) as error:  # a user's forward may fail in any way (even sys.exit): say where and why
@@ -416,7 +467,7 @@ def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
         try:
             return _run(model, args, kwargs or {}, autograd=True)
         except TraceError as with_autograd:
-            if isinstance(with_autograd.__cause__, (SystemExit, RecursionError)):  # not autograd's doing: don't run it twice
+            if isinstance(with_autograd.__cause__, (SystemExit, RecursionError, _ValueRead)):  # not autograd's doing: don't run it twice
                 raise
             without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
             reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]
