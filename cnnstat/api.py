@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import fnmatch
 import inspect
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .errors import InputShapeError
@@ -47,8 +47,8 @@ def analyze(
     from .counting.analyze import analyze_module
     from .counting.inputs import specs_from_sizes
     from .counting.time_limit import time_limit
-    from .fast_start import fast_start
-    from .zoo.resolve import declared_inputs, resolve_model
+    from .zoo.resolve import resolve_model
+    from .zoo.sources.user_code import declared_inputs
 
     given = specs_from_sizes(input_size, dtypes) if input_size is not None else []
     options = {"input_data": input_data, "batch": batch, "convention": convention, "optimizer": optimizer, "train": train}
@@ -57,8 +57,7 @@ def analyze(
         specs = _inputs(name, model, given, declared_inputs(model), input_data)
         with time_limit(timeout, name):
             return analyze_module(model, specs, name=name, **options)
-    # the model is built, traced and dropped inside: it never leaves cnnstat
-    with fast_start(), time_limit(timeout, model):
+    with time_limit(timeout, model):
         resolved = resolve_model(model)
         specs = _inputs(resolved.name, resolved.module, given, resolved.inputs, input_data)
         return analyze_module(resolved.module, specs, name=resolved.name, notes=resolved.notes, **options)
@@ -115,12 +114,9 @@ def get_model(name: str) -> nn.Module:
     return resolve_model(name, on_meta=False).model
 
 
-def list_models(pattern: str = "*", *, torchvision: bool = False) -> list[str]:
-    """Zoo names matching a shell wildcard; with ``torchvision``, every torchvision model's name too."""
-    from .zoo import list_models as zoo_models
-    from .zoo import torchvision_model_names
+def list_models(pattern: str = "*", *, torchvision: bool = False, sources: Iterable[str] = ()) -> list[str]:
+    """Names matching a shell wildcard from the sources listed by default (the zoo), and from those named in
+    ``sources``; ``torchvision=True`` is short for ``sources=["torchvision"]``."""
+    from .zoo.listing import model_names
 
-    names = zoo_models(pattern)
-    if torchvision:
-        names += [n for n in torchvision_model_names() if fnmatch.fnmatch(n, pattern) and n not in names]
-    return names
+    return model_names(pattern, [*sources, *(["torchvision"] if torchvision else [])])

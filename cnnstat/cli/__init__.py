@@ -8,8 +8,11 @@ from . import count, compare, check, train, bench  # noqa: E402, F401, I001  iso
 
 def main() -> None:
     """Console-script entry point; Ctrl-C before a command has begun exits 130 without a traceback."""
+    from ..fast_start import cli_process  # light: imports no torch
+
     try:
-        app()
+        with cli_process():  # the command owns this process: its counting commands may take the start-up shortcut
+            app()
     except KeyboardInterrupt:
         raise SystemExit(130) from None
 

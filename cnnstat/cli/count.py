@@ -50,10 +50,12 @@ def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any
     """Analyse ``model`` at the given ``--input`` values (or its own) with the chosen convention, optimizer and mode."""
     from ..api import analyze
     from ..counting.inputs import parse_input
+    from ..fast_start import counting_shortcuts
 
     specs = [parse_input(text) for text in inputs or []]
-    return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value, train=train,
-                   timeout=timeout)  # fmt: skip
+    with counting_shortcuts():  # the model is built, traced and dropped inside: it never leaves the command
+        return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value,
+                       train=train, timeout=timeout)  # fmt: skip
 
 
 def _columns(text: str | None) -> tuple[str, ...] | None:
@@ -171,10 +173,12 @@ def models(
     out: OutOpt = None,
 ) -> None:
     """List models with their default input, parameter count, source and published figures."""
+    from ..fast_start import counting_shortcuts
     from ..zoo.listing import model_rows
     from .output import table
 
-    rows = model_rows(pattern, ["torchvision"] if torchvision else [])
+    with counting_shortcuts():  # the models are built on meta and dropped here
+        rows = model_rows(pattern, ["torchvision"] if torchvision else [])
     if not rows:
         raise CnnstatError(f"no model matches {pattern!r}")
     table_rows = [
