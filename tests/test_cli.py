@@ -55,8 +55,6 @@ def test_json_is_one_object_with_the_documented_fields(cli):
     assert set(document["totals"]) == figures
     first = document["layers"][0]
     assert set(first) >= figures | {"name", "type", "input_shape", "output_shape", "receptive_field", "effective_stride"}
-    for figure in figures:  # totals are column sums
-        assert sum(layer[figure] for layer in document["layers"]) == document["totals"][figure], figure
 
 
 def test_csv_rows_equal_json_rows(cli, tmp_path):
@@ -117,45 +115,3 @@ def test_usage_errors_exit_2(cli):
 def test_python_dash_m_runs():
     result = subprocess.run([sys.executable, "-m", "cnnstat", "summary", "lenet", "-f", "json"], capture_output=True, text=True)
     assert result.returncode == 0 and json.loads(result.stdout)["totals"]["params"] == 61_750
-
-
-def _table_columns(text: str, title: str) -> tuple[list[str], list[list[str]], list[str] | None]:
-    """Header, body rows and total row of the rich table titled ``title`` in a golden file."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    cells = []
-    for line in lines[start + 1 :]:
-        if line.startswith(("┃", "│")):
-            cells.append([cell.strip() for cell in line.strip("┃│").split("┃" if line.startswith("┃") else "│")])
-        elif line.startswith("└"):
-            break
-        elif line.startswith("├"):
-            cells.append(None)
-    header, rest = cells[0], cells[1:]
-    if None in rest:
-        split = rest.index(None)
-        return header, rest[:split], rest[split + 1]
-    return header, rest, None
-
-
-@pytest.mark.parametrize(
-    "golden_file, title, columns",
-    [
-        ("summary_lenet.txt", "lenet5 · input", ("Params", "MACs", "Connections")),
-        ("flops_resnet50.txt", "resnet50 · FLOPs", ("MACs", "FLOPs")),
-        ("flops_resnet50.txt", "By layer type", ("Calls", "FLOPs")),
-    ],
-)
-def test_golden_tables_add_up_to_their_printed_totals(golden_file, title, columns):
-    from conftest import GOLDEN
-
-    header, rows, total = _table_columns((GOLDEN / golden_file).read_text(), title)
-    for column in columns:
-        index = header.index(column)
-        summed = sum(int(row[index].replace(",", "")) for row in rows if row[index] and row[0] != "…")
-        if total is not None:
-            assert summed == int(total[index].replace(",", "")), column
-        else:  # the per-type table has no total row: it adds up to the per-layer table
-            _, layer_rows, layer_total = _table_columns((GOLDEN / golden_file).read_text(), "resnet50 · FLOPs")
-            expected = int(layer_total[4].replace(",", "")) if column == "FLOPs" else len(layer_rows)
-            assert summed == expected, column
