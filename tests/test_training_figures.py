@@ -229,13 +229,13 @@ def test_training_memory_adds_gradients_and_optimizer_state():
     parameters = sum(p.numel() * 4 for p in model.parameters())
     trainable = sum(p.numel() * 4 for p in model.parameters() if p.requires_grad)
     figures = {}
-    for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2)):
+    for optimizer, states in (("sgd", 0), ("momentum", 1), ("adam", 2), ("adamw", 2)):
         totals = cnnstat.analyze(model, (10,), optimizer=optimizer).totals
         figures[optimizer] = totals["training_bytes"]
         assert totals["param_bytes"] == parameters
         # torch.optim keeps these state tensors per trainable parameter
         optim = {"sgd": torch.optim.SGD(model.parameters(), lr=0.1), "momentum": torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
-                 "adam": torch.optim.Adam(model.parameters())}[optimizer]  # fmt: skip
+                 "adam": torch.optim.Adam(model.parameters()), "adamw": torch.optim.AdamW(model.parameters())}[optimizer]  # fmt: skip
         model(torch.randn(1, 10)).sum().backward()
         optim.step()
         held = sum(t.numel() * t.element_size() for group in optim.state.values() for t in group.values()
@@ -244,3 +244,4 @@ def test_training_memory_adds_gradients_and_optimizer_state():
         model.zero_grad(set_to_none=True)
     assert figures["momentum"] - figures["sgd"] == trainable
     assert figures["adam"] - figures["sgd"] == 2 * trainable
+    assert figures["adamw"] - figures["sgd"] == 2 * trainable

@@ -16,7 +16,7 @@ import typer
 
 from ..atomic import check_file_writable, check_writable
 from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
-from ..counting.memory import OPTIMIZER_STATES
+from ..counting.memory import DEFAULT_OPTIMIZER, OPTIMIZER_STATES
 from ..counting.time_limit import MAX_TIMEOUT_S
 from ..errors import CnnstatError
 from .output import Format, stderr_console
@@ -107,7 +107,7 @@ OutOpt = Annotated[
 ]  # fmt: skip
 OptimizerOpt = Annotated[
     OptimizerName,  # type: ignore[valid-type]
-    typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam (2×)."),
+    typer.Option("--optimizer", help="Optimizer whose state training memory includes: sgd (none), momentum (1×), adam, adamw (2×)."),
 ]
 TrainModeOpt = Annotated[
     bool,
@@ -123,4 +123,4 @@ TimeoutOpt = Annotated[
     ),
 ]
 DEFAULT_CONVENTION_NAME = ConventionName(DEFAULT_CONVENTION)
-DEFAULT_OPTIMIZER_NAME = OptimizerName("adam")
+DEFAULT_OPTIMIZER_NAME = OptimizerName(DEFAULT_OPTIMIZER)

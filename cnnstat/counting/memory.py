@@ -5,8 +5,10 @@ from __future__ import annotations
 from ..errors import CnnstatError
 from .records import Trace
 
-#: Optimizer state per trainable parameter, in parameter-sized tensors.
-OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2}
+#: Every optimizer cnnstat knows, for counting and for training alike: the state it keeps per trainable parameter, in
+#: parameter-sized tensors (sgd: none; momentum: SGD's momentum buffer; adam, adamw: two moment estimates).
+OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2}
+DEFAULT_OPTIMIZER = "adam"
 
 
 def activation_bytes(trace: Trace) -> list[int]:
