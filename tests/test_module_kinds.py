@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+import torch.fx
 import torch.nn.utils.prune
 import torch.utils.checkpoint
 from torch import nn
@@ -261,6 +262,65 @@ class ScriptedChild(nn.Module):
         return self.head(self.traced(self.scripted(x)))
 
 
+class CausalAttention(nn.Module):
+    """A mask made in ``forward`` from sizes, as language models make theirs."""
+
+    def __init__(self):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(16, 4, batch_first=True)
+
+    def forward(self, x):
+        mask = torch.triu(torch.ones(x.shape[1], x.shape[1]), 1).bool()
+        return self.attention(x, x, x, attn_mask=mask, need_weights=False)[0]
+
+
+class RelativePosition(nn.Module):
+    """A Swin-style relative-position index made in ``forward`` from ``arange`` and used to index a parameter table."""
+
+    def __init__(self, window: int = 4):
+        super().__init__()
+        self.window = window
+        self.table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, 2))
+        self.qkv = nn.Linear(8, 24)
+
+    def forward(self, x):
+        w = self.window
+        coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (w - 1)
+        index = relative[:, :, 0] * (2 * w - 1) + relative[:, :, 1]
+        bias = self.table[index.reshape(-1)].view(w * w, w * w, 2).permute(2, 0, 1)
+        q, k, v = self.qkv(x).chunk(3, -1)
+        return ((q @ k.transpose(-2, -1)).unsqueeze(1) + bias).softmax(-1).mean(1) @ v
+
+
+class Autocast(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(8, 8)
+
+    def forward(self, x):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.layer(x)
+
+
+class ReentrantCheckpoint(Checkpointed):
+    def forward(self, x):
+        return self.second(torch.utils.checkpoint.checkpoint(self.first, x, use_reentrant=True))
+
+
+class ShapeConstants(nn.Module):
+    """Tensors made from shapes' numbers and legacy CPU type casts."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(8, 8)
+
+    def forward(self, x):
+        scale = torch.tensor(x.shape[-1], dtype=torch.float32).sqrt() * torch.tensor(x.shape).prod()
+        y = self.layer(x.type(torch.FloatTensor)).type("torch.FloatTensor") / scale
+        return y.clamp(min=torch.tensor(0.0), max=torch.tensor(1.0)) + torch.maximum(x, torch.zeros(()))
+
+
 def lazy() -> nn.Module:
     return nn.Sequential(nn.LazyConv2d(4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
 
@@ -298,6 +358,16 @@ KINDS: dict[str, Callable[[], tuple[nn.Module, tuple, str]]] = {
     "activation checkpointing": lambda: (Checkpointed(), (torch.randn(2, 8),), "meta"),
     "class token made in forward": lambda: (ClassToken(), (torch.randn(2, 3, 8),), "meta"),
     "scripted and traced children": lambda: (ScriptedChild(), (torch.randn(2, 8),), "cpu"),
+    "causal mask made in forward": lambda: (CausalAttention(), (torch.randn(2, 5, 16),), "meta"),
+    "relative-position index made in forward": lambda: (RelativePosition(), (torch.randn(2, 16, 8),), "meta"),
+    "autocast": lambda: (Autocast(), (torch.randn(2, 8),), "meta"),
+    "reentrant checkpointing": lambda: (ReentrantCheckpoint(), (torch.randn(2, 8),), "meta"),
+    "tensors made from shapes and legacy type casts": lambda: (ShapeConstants(), (torch.randn(2, 8),), "cpu"),
+    "DataParallel on the CPU": lambda: (nn.DataParallel(linear_with(lambda layer: layer)), (torch.randn(2, 8),), "meta"),
+    "torch.fx GraphModule": lambda: (torch.fx.symbolic_trace(linear_with(lambda layer: layer)), (torch.randn(2, 8),), "meta"),
+    "transformer encoder": lambda: (
+        nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True), 2).eval(), (torch.randn(2, 5, 16),), "meta"
+    ),
     "scripted root": lambda: (torch.jit.script(nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))), (torch.randn(2, 8),), "cpu"),
 }
 
@@ -389,6 +459,11 @@ class ToList(nn.Module):
         return self.layer(x) * len(x.tolist())
 
 
+class WhereIndices(nn.Module):
+    def forward(self, x):
+        return torch.where(x > 0)[0]
+
+
 class ReadsBuffer(nn.Module):
     def __init__(self):
         super().__init__()
@@ -408,6 +483,7 @@ class ReadsBuffer(nn.Module):
         (MasksByValue(), "makes a tensor whose shape depends on tensor values (__getitem__(), aten.index)"),
         (Nonzero(), "makes a tensor whose shape depends on tensor values (nonzero(), aten.nonzero)"),
         (ToList(), "reads a tensor's values (tolist())"),
+        (WhereIndices(), "makes a tensor whose shape depends on tensor values (where(), aten.nonzero)"),
         (ReadsBuffer(), "reads a tensor's values (item())"),
     ],
     ids=lambda value: type(value).__name__ if isinstance(value, nn.Module) else "",
@@ -449,3 +525,14 @@ def test_tensors_made_in_another_thread_during_a_trace_stay_on_the_cpu():
     thread.join()
     assert [t.device.type for t in made_elsewhere] == ["cpu"] and [t.device.type for t in made_inside] == ["meta"]
     assert torch.zeros(1).device.type == "cpu"  # and nothing is left behind in this thread
+
+
+def test_an_op_meta_cannot_run_is_refused_with_its_name():
+    quantized = torch.ao.quantization.quantize_dynamic(linear_with(lambda layer: layer), {nn.Linear}, dtype=torch.qint8)
+    quantized(torch.randn(2, 8))  # torch runs it on the CPU
+    with pytest.raises(CnnstatError) as refused:
+        cnnstat.analyze(quantized, (8,))
+    assert str(refused.value) == (
+        "Sequential cannot be counted: its forward runs quantized.linear_dynamic in module 0 (Linear), "
+        "which torch cannot run on meta tensors, where cnnstat runs every model"
+    )

@@ -43,8 +43,8 @@ def _is_meta(value: Any) -> bool:
 def land_on_meta(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
     """The ``(func, args, kwargs)`` to run instead of a torch call that would put a tensor on the CPU; None to run it as is.
 
-    A factory called without a device or a generator lands on meta; ``cpu()`` or ``to()`` towards the CPU of a meta
-    tensor keeps it there (on the CPU, both would be no-ops).
+    A factory called without a device or a generator lands on meta; ``cpu()``, ``to()`` or ``type()`` towards the CPU
+    of a meta tensor keeps it there (on the CPU, each would at most change its dtype).
     """
     if func in _SIZE_FACTORIES:
         if (kwargs.get("device") is None or _is_cpu(kwargs["device"])) and kwargs.get("generator") is None:
@@ -54,6 +54,11 @@ def land_on_meta(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
         return None
     if func is torch.Tensor.cpu:
         return _same, args[:1], {}
+    if func is torch.Tensor.type and len(args) > 1:  # to a legacy CPU type: torch.FloatTensor or "torch.FloatTensor"
+        target = getattr(torch, args[1].removeprefix("torch."), None) if isinstance(args[1], str) else args[1]
+        if isinstance(getattr(target, "dtype", None), torch.dtype) and getattr(target, "is_cuda", None) is False:
+            return torch.Tensor.to, (args[0], target.dtype), {}
+        return None
     if func is torch.Tensor.to:
         moved = [META if _is_cpu(a) else a for a in args[1:]]
         if moved and isinstance(moved[0], torch.Tensor):  # to(other): other's dtype, the trace's device

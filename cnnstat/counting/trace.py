@@ -85,8 +85,16 @@ _MISSING = object()
 _VALUE_READS = frozenset({"item", "tolist", "numpy", "__array__", "__bool__", "__int__", "__float__", "__index__", "__complex__"})
 
 
-class _ValueRead(Exception):
-    """A forward that needs tensor values (a branch on one, a shape decided by them), which a meta trace has not."""
+class _NotOnMeta(Exception):
+    """A forward a meta trace cannot follow, whatever its input: it needs tensor values, or an op meta cannot run.
+
+    Its text reads after the model's name, with ``{where}`` for the layer it happened in.
+    """
+
+
+def _needs_values(what: str) -> _NotOnMeta:
+    return _NotOnMeta(f"cannot be counted from shapes alone: its forward {what}{{where}}, "
+                      "and cnnstat runs it on meta tensors, which have shapes but no values")  # fmt: skip
 
 
 def _run_op(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], call: str) -> Any:
@@ -96,10 +104,16 @@ def _run_op(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], call: str)
     except Exception as error:
         if mixes_devices((args, kwargs)):
             return _run_op(func, *all_on_meta((args, kwargs)), call)
+        op = f"{func.namespace}.{func._overloadpacket.__name__}"
+        under = f"{call}(), " if call else ""
         tags = func.tags
-        if torch.Tag.data_dependent_output in tags or torch.Tag.dynamic_output_shape in tags:
-            what = "reads a tensor's values" if torch.Tag.data_dependent_output in tags else "makes a tensor whose shape depends on tensor values"
-            raise _ValueRead(f"{what} ({call + '(), ' if call else ''}aten.{func._overloadpacket.__name__})") from error
+        if torch.Tag.data_dependent_output in tags:
+            raise _needs_values(f"reads a tensor's values ({under}{op})") from error
+        if torch.Tag.dynamic_output_shape in tags:
+            raise _needs_values(f"makes a tensor whose shape depends on tensor values ({under}{op})") from error
+        if isinstance(error, NotImplementedError):  # torch's word for an op without a kernel for these tensors
+            raise _NotOnMeta(f"cannot be counted: its forward runs {op}{{where}}, which torch cannot run on meta tensors, "
+                             "where cnnstat runs every model") from error  # fmt: skip
         raise
 
 
@@ -297,7 +311,7 @@ class _CallNamer(TorchFunctionMode):
             out = run(*args, **kwargs)
         except Exception as error:
             if func_name in _VALUE_READS and args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta":
-                raise _ValueRead(f"reads a tensor's values ({func_name}())") from error
+                raise _needs_values(f"reads a tensor's values ({func_name}())") from error
             raise
         finally:
             self.tracer.call = ""
@@ -327,9 +341,8 @@ def _failure(tracer: _Tracer, error: BaseException, inputs: str, model_type: str
     if isinstance(error, RecursionError):  # a RuntimeError, but no input shape would fit a forward that never returns
         return TraceError(f"the forward pass of {model_type} on input {inputs} recursed too deep{_in(tracer)} "
                           "(Python's recursion limit): does its forward call itself without end?")  # fmt: skip
-    if isinstance(error, _ValueRead):  # not the input's fault: no input shape would do
-        return TraceError(f"{model_type} cannot be counted from shapes alone: its forward {error}{_in(tracer)}, "
-                          "and cnnstat runs it on meta tensors, which have shapes but no values")  # fmt: skip
+    if isinstance(error, _NotOnMeta):  # not the input's fault: no input shape would do
+        return TraceError(f"{model_type} {str(error).format(where=_in(tracer))}")
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     shape_error = isinstance(error, (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError))
     row = tracer.row
@@ -467,7 +480,7 @@ def trace(model: nn.Module, args: tuple[Any, ...] = (), kwargs: dict[str, Any] |
         try:
             return _run(model, args, kwargs or {}, autograd=True)
         except TraceError as with_autograd:
-            if isinstance(with_autograd.__cause__, (SystemExit, RecursionError, _ValueRead)):  # not autograd's doing: don't run it twice
+            if isinstance(with_autograd.__cause__, (SystemExit, RecursionError, _NotOnMeta)):  # not autograd's doing: don't run it twice
                 raise
             without = _run(model, args, kwargs or {}, autograd=False)  # raises the forward's own failure
             reason = str(with_autograd.__cause__ or with_autograd).strip().splitlines()[0]
