@@ -106,17 +106,6 @@ class Report:
         """Layers with parameters."""
         return sum(1 for layer in self.layers if layer.params and layer.called)
 
-    def module_totals(self, column: str) -> dict[str, int]:
-        """``column`` summed per module, over every layer inside it ("" is the whole model)."""
-        sums: dict[str, int] = {}
-        for layer in self.layers:
-            value = getattr(layer, column)
-            parts = layer.module.split(".") if layer.module else []
-            for depth in range(len(parts) + 1):
-                prefix = ".".join(parts[:depth])
-                sums[prefix] = sums.get(prefix, 0) + value
-        return sums
-
     def with_convention(self, convention: str) -> Report:
         """The same counts under another FLOP convention."""
         rule = get_convention(convention)
