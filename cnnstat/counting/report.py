@@ -47,7 +47,7 @@ class LayerCounts:
     effective_stride: tuple[int | float | None, ...] | None
     receptive_field_unknown: str = ""  # why the receptive field is unknown, where it is
     called: bool = field(default=True, repr=False)  # False for the row of parameters whose module never ran
-    structured: bool = field(default=False, repr=False)  # a layer counter gave it its closed form
+    structured: bool = field(default=False, repr=False)  # its layer counter owns its structure (layers.STRUCTURE)
     trainable_bytes: int = field(default=0, repr=False)
     ops: tuple[CountedOp, ...] = field(default=(), repr=False, compare=False)
 
