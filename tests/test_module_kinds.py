@@ -321,6 +321,36 @@ class ShapeConstants(nn.Module):
         return y.clamp(min=torch.tensor(0.0), max=torch.tensor(1.0)) + torch.maximum(x, torch.zeros(()))
 
 
+class MaskedRows(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x, keep):
+        return self.head(x[keep])
+
+
+class Bags(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.EmbeddingBag(20, 8, mode="sum")
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, ids, offsets):
+        return self.head(self.embed(ids, offsets))
+
+
+class PackedGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.GRU(6, 10, batch_first=True)
+        self.head = nn.Linear(10, 3)
+
+    def forward(self, x, lengths):
+        packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        return self.head(self.rnn(packed)[1][-1])
+
+
 def lazy() -> nn.Module:
     return nn.Sequential(nn.LazyConv2d(4, 3), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
 
@@ -368,6 +398,8 @@ KINDS: dict[str, Callable[[], tuple[nn.Module, tuple, str]]] = {
     "transformer encoder": lambda: (
         nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True), 2).eval(), (torch.randn(2, 5, 16),), "meta"
     ),
+    "a boolean mask given as an input": lambda: (MaskedRows(), (torch.randn(5, 8), torch.tensor([True, False, True, True, False])), "cpu"),
+    "embedding bags with offsets given": lambda: (Bags(), (torch.randint(0, 20, (7,)), torch.tensor([0, 3])), "cpu"),
     "scripted root": lambda: (torch.jit.script(nn.Sequential(nn.Linear(8, 4), nn.ReLU(), nn.Linear(4, 2))), (torch.randn(2, 8),), "cpu"),
 }
 
@@ -423,6 +455,15 @@ def test_the_issue_gru_loop_counts_its_cell_and_head_by_hand():
     report = cnnstat.analyze(GRULoop(), (4, 6))
     # four steps of a GRU cell: three gates, each 6 inputs and 10 hidden to 10 units; then a 10 -> 3 head
     assert report.totals["macs"] == 4 * 3 * (6 * 10 + 10 * 10) + 10 * 3
+
+
+def test_a_packed_sequence_counts_the_steps_its_given_lengths_hold():
+    x, lengths = torch.randn(3, 5, 6), torch.tensor([5, 3, 2])
+    PackedGRU()(x, lengths)  # torch runs it on the CPU
+    report = cnnstat.analyze(PackedGRU(), input_data=(x, lengths))
+    # 5 + 3 + 2 steps of a GRU: three gates, each 6 inputs and 10 hidden to 10 units; then a 10 -> 3 head per sequence
+    assert report.totals["macs"] == (5 + 3 + 2) * 3 * (6 * 10 + 10 * 10) + 3 * 10 * 3
+    assert torch.equal(lengths, torch.tensor([5, 3, 2])) and x.device.type == "cpu"
 
 
 class BranchesOnValue(nn.Module):

@@ -155,12 +155,19 @@ def meta_inputs(specs: Sequence[InputSpec], batch: int) -> tuple[tuple[Any, ...]
 
 
 def meta_data(input_data: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """Ready inputs (a tensor, a sequence of them, or a dict of keyword tensors) as meta copies of the same shapes."""
+    """Ready inputs (a tensor, a sequence of them, or a dict of keyword tensors) as meta copies of the same shapes.
+
+    Integer and boolean tensors (token ids, lengths, offsets, masks) are copied with their values, which a
+    ``forward`` may index by or size by (``pack_padded_sequence``, ``x[mask]``); the trace moves them to meta
+    where an op needs them there.
+    """
     import torch
     from torch.utils._pytree import tree_map
 
     def to_meta(value: Any) -> Any:
-        return value.to("meta") if isinstance(value, torch.Tensor) else value
+        if not isinstance(value, torch.Tensor):
+            return value
+        return value.to("meta") if value.is_floating_point() or value.is_complex() else value.clone()
 
     if isinstance(input_data, torch.Tensor):
         return (to_meta(input_data),), {}
