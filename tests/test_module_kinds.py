@@ -377,6 +377,11 @@ KINDS: dict[str, Callable[[], tuple[nn.Module, tuple, str]]] = {
     "spectral norm": lambda: (linear_with(parametrizations.spectral_norm), (torch.randn(2, 8),), "meta"),
     "orthogonal": lambda: (linear_with(parametrizations.orthogonal), (torch.randn(2, 8),), "meta"),
     "lazy modules": lambda: (lazy(), (torch.randn(1, 3, 8, 8),), "meta"),
+    "lazy batch norm and transposed convolution": lambda: (
+        nn.Sequential(nn.LazyConv2d(4, 3), nn.LazyBatchNorm2d(), nn.LazyConvTranspose2d(2, 3), nn.Flatten(), nn.LazyLinear(3)),
+        (torch.randn(1, 3, 8, 8),),
+        "meta",
+    ),
     "in-place ops": lambda: (InPlace(), (torch.randn(2, 8),), "meta"),
     "buffers updated in forward": lambda: (UpdatesBuffers(), (torch.randn(2, 8),), "meta"),
     "batch norm in training": lambda: (nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)).train(), (torch.randn(2, 3, 8, 8),), "meta"),
@@ -577,3 +582,18 @@ def test_an_op_meta_cannot_run_is_refused_with_its_name():
         "Sequential cannot be counted: its forward runs quantized.linear_dynamic in module 0 (Linear), "
         "which torch cannot run on meta tensors, where cnnstat runs every model"
     )
+
+
+def test_a_lazy_module_that_cannot_be_copied_is_refused_with_that_reason():
+    class Locked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lock = threading.Lock()
+            self.head = nn.LazyLinear(2)
+
+        def forward(self, x):
+            return self.head(x)
+
+    Locked()(torch.randn(1, 8))  # torch runs it on the CPU
+    with pytest.raises(CnnstatError, match="^Locked has lazy parameters, .* cannot be copied: cannot pickle '_thread.lock' object$"):
+        cnnstat.analyze(Locked(), (8,))

@@ -20,6 +20,8 @@ from torch import nn
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
 from torch.utils._pytree import tree_map
 
+from ..errors import TraceError
+
 META = torch.device("meta")
 
 # Factories that make a tensor from its size alone: without a device (or on the CPU) they make one on meta during a
@@ -140,7 +142,11 @@ def meta_twin(model: nn.Module) -> nn.Module:
             memo[id(tensor)] = nn.Parameter(_empty_meta(tensor), requires_grad=tensor.requires_grad)
         else:
             memo[id(tensor)] = _empty_meta(tensor)
-    return copy.deepcopy(model, memo)
+    try:
+        return copy.deepcopy(model, memo)
+    except Exception as error:  # an attribute Python cannot copy (a lock, an open file)
+        raise TraceError(f"{type(model).__name__} has lazy parameters, which its first call shapes by changing the module; "
+                         f"cnnstat shapes them on a copy, and it cannot be copied: {error}") from error  # fmt: skip
 
 
 class _Caller(nn.Module):
