@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
-from torch.utils._pytree import tree_map
+from torch.utils._pytree import tree_flatten, tree_map
 
 from ..errors import TraceError
 
@@ -71,6 +71,7 @@ def land_on_meta(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[s
 
 
 def _same(tensor: torch.Tensor) -> torch.Tensor:
+    """``cpu()`` of a tensor already where the trace's CPU is: the tensor itself, as torch returns it."""
     return tensor
 
 
@@ -86,9 +87,7 @@ def all_on_meta(value: Any) -> Any:
 
 
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
-    leaves: list[Any] = []
-    tree_map(leaves.append, value)
-    return (leaf for leaf in leaves if isinstance(leaf, torch.Tensor))
+    return (leaf for leaf in tree_flatten(value)[0] if isinstance(leaf, torch.Tensor))
 
 
 def _plain_tensor_attributes(model: nn.Module) -> Iterator[tuple[str, torch.Tensor]]:

@@ -7,12 +7,14 @@ is what torch's FlopCounterMode sees too, with its arguments keyed by the op's s
 autograd on, a saved-tensors hook records what each layer keeps for the backward pass.
 
 A module whose parameters and buffers are not on the meta device runs through
-``torch.func.functional_call`` (under a plain parent, which even a scripted module may have) on meta stand-ins for them, so its own tensors are never touched and
-no activation memory is spent; its train/eval flags are restored afterwards, and the hooks removed.
-One with lazy parameters, which its first call shapes (changing the module), runs as a meta copy.
-Meta stands for the CPU: the forward's own tensors land there too (``meta.py``). A module torch
-lets no one hook (a scripted one) is not a row of its own: its ops go to the module that calls it.
-A forward whose shapes or path depend on tensor values is refused with that reason.
+``torch.func.functional_call`` (under a plain parent, which even a scripted module may have) on
+meta stand-ins for them, so its own tensors are never touched and no activation memory is spent;
+its train/eval flags are restored afterwards, and the hooks removed. One with lazy parameters,
+which its first call shapes (changing the module), runs as a meta copy whose shaping is not
+recorded; parameters are read as each row opens. Meta stands for the CPU: the tensors a forward
+makes land there too (``meta.py``). A module torch lets no one hook (a scripted one) is no row of
+its own: its ops go to rows of the module that calls it. A forward whose shapes or path depend on
+tensor values, or that runs an op meta cannot, is refused with that reason.
 """
 
 from __future__ import annotations
