@@ -143,6 +143,16 @@ def test_a_detector_passes_against_every_reference(cli):
         "FlopCounterMode counts a grouped convolution's weight gradient `groups` times over"
     ]
     assert any(path.startswith("proposal_deltas.") for path, _ in result.report.outputs)
+    # torchvision's num_params: its weights freeze the backbone's batch norm, whose parameters a real build holds
+    import torchvision
+
+    real = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None)
+    norms = [m for name, m in real.named_modules() if name.startswith("backbone.") and isinstance(m, nn.BatchNorm2d)]
+    params = next(c for c in result.comparisons if c.reference == "torchvision" and c.quantity == "params")
+    assert params.theirs == 19_386_354 and params.ours == sum(p.numel() for p in real.parameters())
+    ((rule, count),) = params.rules
+    assert "freeze the backbone's batch norm" in rule and count == -sum(p.numel() for m in norms for p in m.parameters())
+    assert params.verdict == EXPLAINED
 
 
 def test_a_reference_that_cannot_run_is_named_not_a_traceback(cli):
