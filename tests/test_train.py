@@ -16,9 +16,11 @@ from fashion_fixtures import synthetic_split, write_csv_set, write_idx_set
 
 from cnnstat.devices import select_device
 from cnnstat.training.checkpoint import load_checkpoint
+from cnnstat.training.config import TrainConfig
 from cnnstat.training.data import DATASETS, load_fashion_mnist
+from cnnstat.training.events import EpochStarted
 from cnnstat.training.images import Pixels, prepare_batch
-from cnnstat.training.loop import EpochStarted, TrainConfig, TrainingInterrupted, train
+from cnnstat.training.loop import TrainingInterrupted, train
 from cnnstat.training.recipes import RECIPES, build_recipe, default_recipe
 
 QUICK = ("--epochs", "2", "--batch-size", "64", "--device", "cpu", "--val", "64")
@@ -54,7 +56,7 @@ def test_recipes_suit_the_model():
 
 
 def test_the_paper_schedule_steps_as_the_1998_paper_does():
-    from cnnstat.training.loop import PaperSteps
+    from cnnstat.training.schedules import PaperSteps
 
     factors = [PaperSteps(10)(epoch * 10) for epoch in range(20)]
     # 0.0005 for 2 passes, 0.0002 for 3, 0.0001 for 3, 0.00005 for 4, then 0.00001 (§III.A), as factors of the first
@@ -177,12 +179,12 @@ def test_resume_ends_with_the_same_weights_as_an_uninterrupted_run(data_dir, tmp
 
 
 def test_ctrl_c_exits_130_and_says_how_to_resume(cli, data_dir, tmp_path, monkeypatch):
-    import cnnstat.training.loop as train_module
+    import cnnstat.training.evaluation as evaluation
 
     def interrupted_evaluate(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "evaluate", interrupted_evaluate)
+    monkeypatch.setattr(evaluation, "evaluate", interrupted_evaluate)
     result = cli("train", "fashion-fast", *QUICK, "--data", str(data_dir), "--out", str(tmp_path / "run"))
     assert result.exit_code == 130
     assert "Resume with: cnnstat train fashion-fast --resume --out" in result.output

@@ -11,7 +11,8 @@ import pytest
 import torch
 from fashion_fixtures import write_idx_set
 
-import cnnstat.training.loop as loop
+import cnnstat.training.evaluation as evaluation
+import cnnstat.training.planner as planner
 from cnnstat.errors import CnnstatError
 from cnnstat.training.budget import (
     Pace,
@@ -25,9 +26,11 @@ from cnnstat.training.budget import (
     reserve_seconds,
 )
 from cnnstat.training.checkpoint import load_checkpoint
+from cnnstat.training.config import TrainConfig
 from cnnstat.training.data import load_fashion_mnist
 from cnnstat.training.evaluation import PLAIN
-from cnnstat.training.loop import EpochDone, EpochStarted, RunStarted, StepDone, TrainConfig, TrainingInterrupted, train
+from cnnstat.training.events import EpochDone, EpochStarted, RunStarted, StepDone
+from cnnstat.training.loop import TrainingInterrupted, train
 from cnnstat.training.recipes import build_recipe
 
 
@@ -163,14 +166,14 @@ def fake_time(monkeypatch):
     """A fake clock, a probe that measures STEP_S and EVAL_S, and evaluations that cost EVAL_S per VAL images."""
     clock = FakeClock()
     costs = {"step": STEP_S}
-    real_evaluate = loop.evaluate
+    real_evaluate = evaluation.evaluate
 
     def timed_evaluate(model, split, *args, views=PLAIN, **kwargs):
         clock.advance(EVAL_S * len(split) / VAL * len(views))
         return real_evaluate(model, split, *args, views=views, **kwargs)
 
-    monkeypatch.setattr(loop, "evaluate", timed_evaluate)
-    monkeypatch.setattr(loop, "_measure_pace", lambda run, clock, quick=False: Pace(costs["step"], EVAL_S, 10))
+    monkeypatch.setattr(evaluation, "evaluate", timed_evaluate)
+    monkeypatch.setattr(planner, "measure_run_pace", lambda run, clock, quick=False: Pace(costs["step"], EVAL_S, 10))
 
     def hook(event):
         if isinstance(event, StepDone):

@@ -16,11 +16,14 @@ import pytest
 import torch
 from fashion_fixtures import write_idx_set
 
+import cnnstat.training.checkpoint_policy as checkpoint_policy
 import cnnstat.training.loop as loop
 from cnnstat.errors import CheckpointError
 from cnnstat.training.checkpoint import FORMAT, load_checkpoint
+from cnnstat.training.config import TrainConfig
 from cnnstat.training.data import load_fashion_mnist
-from cnnstat.training.loop import EpochStarted, TrainConfig, TrainingInterrupted, train
+from cnnstat.training.events import EpochStarted
+from cnnstat.training.loop import TrainingInterrupted, train
 from cnnstat.training.metrics import COLUMNS
 from cnnstat.training.recipes import build_recipe
 
@@ -134,7 +137,7 @@ def _config() -> TrainConfig:
 def test_a_kill_between_best_pt_and_last_pt_is_resumed_to_the_same_end(data_dir, tmp_path, monkeypatch):
     data = load_fashion_mnist(data_dir)
     straight = train(_config(), data, tmp_path / "straight")
-    real_save = loop.save_checkpoint
+    real_save = checkpoint_policy.save_checkpoint
     writes = []
 
     def dies_between_best_pt_and_last_pt(path, state):
@@ -143,10 +146,10 @@ def test_a_kill_between_best_pt_and_last_pt_is_resumed_to_the_same_end(data_dir,
             raise SystemExit("killed")  # best.pt of this epoch is on disk, last.pt still holds the one before
         real_save(path, state)
 
-    monkeypatch.setattr(loop, "save_checkpoint", dies_between_best_pt_and_last_pt)
+    monkeypatch.setattr(checkpoint_policy, "save_checkpoint", dies_between_best_pt_and_last_pt)
     with pytest.raises(SystemExit):
         train(_config(), data, tmp_path / "killed")
-    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    monkeypatch.setattr(checkpoint_policy, "save_checkpoint", real_save)
     killed_in = writes[-1][1]
     assert load_checkpoint(tmp_path / "killed" / "last.pt")["epoch"] == killed_in - 1
     assert load_checkpoint(tmp_path / "killed" / "best.pt")["epoch"] == killed_in

@@ -11,10 +11,11 @@ from fashion_fixtures import write_idx, write_idx_set
 
 from cnnstat.errors import DataError
 from cnnstat.training.checkpoint import load_checkpoint
+from cnnstat.training.config import TrainConfig
 from cnnstat.training.data import Split, load_fashion_mnist, validation_split
 from cnnstat.training.evaluation import PLAIN, TTA_VIEWS, tta_candidates
 from cnnstat.training.images import View
-from cnnstat.training.loop import TrainConfig, train
+from cnnstat.training.loop import train
 from cnnstat.training.recipes import build_recipe
 
 QUICK = ("--batch-size", "64", "--device", "cpu")
@@ -110,9 +111,9 @@ def test_test_time_averaging_is_kept_only_where_validation_says_so(noisy_dir, tm
     evaluated once, averaged over exactly those views."""
     import dataclasses
 
-    import cnnstat.training.loop as loop
+    import cnnstat.training.evaluation as evaluation
 
-    real_evaluate = loop.evaluate
+    real_evaluate = evaluation.evaluate
     calls = []
 
     def evaluate(model, split, *args, views=PLAIN, **kwargs):
@@ -126,7 +127,7 @@ def test_test_time_averaging_is_kept_only_where_validation_says_so(noisy_dir, tm
             log_probs = torch.full((len(split), 10), 0.1).log()
         return dataclasses.replace(result, log_probs=log_probs)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
     data = load_fashion_mnist(noisy_dir)
     hyper = build_recipe("best", "fashion-fast", epochs=2, batch_size=64, val=VAL)
     result = train(TrainConfig("fashion-fast", "best", hyper, device="cpu"), data, tmp_path / "run")
@@ -142,12 +143,12 @@ def test_digits_are_never_averaged_with_mirror_images():
 
 
 def test_predict_averages_the_views_the_run_chose_and_reads_older_checkpoints(cli, noisy_dir, tmp_path, monkeypatch):
-    import cnnstat.training.loop as loop
+    import cnnstat.training.tta as tta
     from cnnstat.errors import CheckpointError
     from cnnstat.training.checkpoint import save_checkpoint
     from cnnstat.training.predict import evaluate_test_set, load_trained
 
-    monkeypatch.setattr(loop, "_tta_accuracies", lambda run: {"none": 0.5, "mirror+shift": 0.6})  # for this test
+    monkeypatch.setattr(tta, "tta_accuracies", lambda run: {"none": 0.5, "mirror+shift": 0.6})  # for this test
     out = tmp_path / "run"
     args = ("--recipe", "best", "--epochs", "2", "--val", "128", "--data", str(noisy_dir), "--out", str(out))
     result = cli("train", "fashion-fast", *QUICK, *args)
@@ -195,20 +196,20 @@ def _predict_images_averages_the_views(trained, folder):
 
 def test_digits_are_averaged_over_shifts_only(tmp_path, monkeypatch):
     """MNIST: validation tries the five unmirrored views, and a mirror image is never shown."""
-    import cnnstat.training.loop as loop
+    import cnnstat.training.evaluation as evaluation
     from cnnstat.training.data import load_dataset
 
     folder = tmp_path / "MNIST" / "raw"
     folder.mkdir(parents=True)
     write_idx_set(folder, n_train=512, n_test=64)
-    real_evaluate = loop.evaluate
+    real_evaluate = evaluation.evaluate
     views_tried = []
 
     def evaluate(model, split, *args, views=PLAIN, **kwargs):
         views_tried.append(tuple(views))
         return real_evaluate(model, split, *args, views=views, **kwargs)
 
-    monkeypatch.setattr(loop, "evaluate", evaluate)
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
     data = load_dataset("mnist", tmp_path)
     hyper = build_recipe("best", "fashion-fast", epochs=1, batch_size=64, val=VAL)
     result = train(TrainConfig("fashion-fast", "best", hyper, device="cpu", dataset="mnist"), data, tmp_path / "run")

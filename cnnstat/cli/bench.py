@@ -11,7 +11,7 @@ import typer
 from ..errors import CnnstatError
 from .app import InputOpt, OutOpt, app, user_errors
 from .output import Format, emit, human_bytes, stderr_console, table
-from .train import Device
+from .train import DEFAULT_DEVICE_NAME, Device
 
 
 def bench_table(report: Any) -> Any:
@@ -45,7 +45,7 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @user_errors
 def bench(
     models: Annotated[list[str], typer.Argument(help="One or more models (names as for summary).")],
-    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = Device.auto,
+    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = DEFAULT_DEVICE_NAME,
     mode: Annotated[str, typer.Option(help="infer: forward pass; train: forward + backward + optimizer step.")] = "infer",
     batch_size: Annotated[str, typer.Option("--batch-size", help="Comma-separated batch sizes.")] = "1,32,256",
     input: InputOpt = None,

@@ -10,17 +10,18 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import CnnstatError
-from .app import ModelArg, app, fail, user_errors
+from ..training.config import DEFAULT_DEVICE
+from ..training.datasets import DATASETS, DEFAULT_DATASET
+from ..training.recipes import RECIPES
+from .app import ModelArg, OptimizerName, app, fail, user_errors
 from .output import stderr_console, stdout_console, table
 
 STEP_REFRESH = 10  # read the running loss (a device sync) every this many steps
 
-
-class Recipe(str, Enum):
-    classic = "classic"
-    fast = "fast"
-    best = "best"
-    lecun1998 = "lecun1998"
+# The choices come from the registries (torch-free modules, so --help stays instant): a new recipe or data set needs no
+# change here. The devices are cnnstat.devices.DEVICE_CHOICES, which imports torch; a test holds the two equal.
+RecipeName = Enum("RecipeName", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
+DatasetName = Enum("DatasetName", {name: name for name in DATASETS}, type=str)  # type: ignore[misc]
 
 
 class Device(str, Enum):
@@ -30,10 +31,7 @@ class Device(str, Enum):
     mps = "mps"
 
 
-class Dataset(str, Enum):
-    fashion_mnist = "fashion-mnist"
-    mnist = "mnist"
-    kmnist = "kmnist"
+DEFAULT_DEVICE_NAME = Device(DEFAULT_DEVICE)
 
 
 DataOpt = Annotated[
@@ -92,7 +90,7 @@ class ProgressPrinter:
 
     def __call__(self, event: Any) -> None:
         from ..training.budget import format_duration
-        from ..training.loop import EpochDone, EpochStarted, Notice, RunStarted, StepDone
+        from ..training.events import EpochDone, EpochStarted, Notice, RunStarted, StepDone
 
         if isinstance(event, Notice):
             self.console.print(f"[yellow]note:[/yellow] {event.message}")
@@ -180,7 +178,7 @@ def _final_lines(result: Any, recipe: str, run_dir: Path, seconds: float, budget
 def train_command(
     model: ModelArg,
     recipe: Annotated[
-        Recipe | None,
+        RecipeName | None,  # type: ignore[valid-type]
         typer.Option(
             "--recipe",
             "-r",
@@ -190,7 +188,9 @@ def train_command(
             show_default=False,
         ),
     ] = None,  # fmt: skip
-    dataset: Annotated[Dataset, typer.Option("--dataset", "-d", help="fashion-mnist, mnist or kmnist.")] = Dataset.fashion_mnist,
+    dataset: Annotated[
+        DatasetName, typer.Option("--dataset", "-d", help="fashion-mnist, mnist or kmnist.")  # type: ignore[valid-type]
+    ] = DatasetName(DEFAULT_DATASET),
     time_budget: Annotated[
         str | None,
         typer.Option(
@@ -216,11 +216,16 @@ def train_command(
     ] = None,  # fmt: skip
     batch_size: Annotated[int | None, typer.Option("--batch-size", min=1, help="Override the recipe's batch size.")] = None,
     lr: Annotated[float | None, typer.Option(min=0.0, help="Override the recipe's (peak) learning rate.")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw.")] = None,
+    optimizer: Annotated[
+        OptimizerName | None,  # type: ignore[valid-type]
+        typer.Option(help="Override the recipe's optimizer: sgd, momentum (SGD with momentum 0.9), adam or adamw.", show_default=False),
+    ] = None,
     input_size: Annotated[
         str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
     ] = None,
-    device: Annotated[Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")] = Device.auto,
+    device: Annotated[
+        Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")
+    ] = DEFAULT_DEVICE_NAME,
     seed: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seeds weights, shuffling and augmentation (not the validation split).")
     ] = 0,
@@ -242,12 +247,14 @@ def train_command(
     from ..training.artifacts import confusion_table, per_class_table, plot_curves
     from ..training.budget import parse_duration
     from ..training.checkpoint import load_checkpoint, model_to_build
+    from ..training.config import TrainConfig, stored_config
     from ..training.data import load_dataset
-    from ..training.loop import Distributed, TrainConfig, TrainingInterrupted, stored_config, train
+    from ..training.distributed import Distributed
+    from ..training.loop import TrainingInterrupted, train
     from ..training.metrics import write_metrics
     from ..training.recipes import build_recipe, default_recipe
 
-    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer, "val": val,
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer.value if optimizer else None, "val": val,
                  "time_budget": parse_duration(time_budget) if time_budget is not None else None}  # fmt: skip
     overrides = {key: value for key, value in overrides.items() if value is not None}
     size = parse_input(input_size).shape if input_size is not None else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .data import DatasetInfo
+from .datasets import DatasetInfo
 from .recipes import Recipe
 
 

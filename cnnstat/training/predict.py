@@ -13,10 +13,11 @@ from ..devices import select_device
 from ..errors import CheckpointError, DataError
 from ..zoo import output_features, resolve_model
 from .checkpoint import load_checkpoint, load_weights, model_to_build
-from .data import DatasetInfo, dataset_info, load_dataset
+from .config import TrainConfig, stored_config
+from .data import load_dataset
+from .datasets import DatasetInfo, dataset_info
 from .evaluation import TTA_VIEWS, Evaluation, evaluate, view_log_probs
 from .images import Pixels
-from .loop import TrainConfig, stored_config
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from ..counting.memory import OPTIMIZER_STATES
 from ..errors import CnnstatError
 
 
@@ -15,9 +16,9 @@ class Recipe:
     epochs: int  # with a time budget: the most epochs the plan may take
     batch_size: int
     lr: float
-    optimizer: str  # sgd | adam | adamw
-    schedule: str  # constant | onecycle | lecun1998
-    momentum: float = 0.0
+    optimizer: str  # a name of counting.memory.OPTIMIZER_STATES: sgd | momentum | adam | adamw
+    schedule: str  # a name of training.schedules.SCHEDULES: constant | onecycle | lecun1998
+    momentum: float = 0.9  # of the momentum optimizer (sgd has none)
     weight_decay: float = 0.0
     label_smoothing: float = 0.0
     augment: bool = False  # random 2-pixel shifts, and horizontal flips where the data set is mirror-symmetric
@@ -69,7 +70,6 @@ RECIPES: dict[str, Recipe] = {
         epochs=20, batch_size=32, lr=0.001, optimizer="sgd", schedule="lecun1998", pixels="lecun1998", amp=False, val=0
     ),
 }
-OPTIMIZERS = ("sgd", "adam", "adamw")
 
 # A recipe's defaults for a model that does not suit them; what the command line gives still wins.
 MODEL_TUNING: dict[tuple[str, str], dict[str, Any]] = {
@@ -97,8 +97,8 @@ def build_recipe(name: str, model: str | None = None, **overrides: Any) -> Recip
     if "epochs" in chosen and "time_budget" not in chosen:
         chosen["time_budget"] = None
     recipe = replace(RECIPES[name], **{**MODEL_TUNING.get((model or "", name), {}), **chosen})
-    if recipe.optimizer not in OPTIMIZERS:
-        raise CnnstatError(f"unknown optimizer {recipe.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if recipe.optimizer not in OPTIMIZER_STATES:
+        raise CnnstatError(f"unknown optimizer {recipe.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATES)}")
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
         raise CnnstatError("--epochs and --batch-size must be at least 1 and --lr positive")
     if recipe.val < 0:
