@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import replace
@@ -348,6 +349,9 @@ def test_a_wrong_printed_figure_is_a_mismatch_and_fails_check(cli, monkeypatch):
     assert result.exit_code == 1
     output = " ".join(result.output.split())  # the explanation wraps at the terminal's width
     assert "MISMATCH" in output and f"no named rule explains {139_000_000 - 138_357_544:+,}" in output
+    (document,) = json.loads(cli("check", "vgg16-2014", "--against", "paper", "-f", "json").stdout)
+    (comparison,) = document["comparisons"]
+    assert (comparison["verdict"], comparison["rules"], comparison["unexplained"]) == (MISMATCH, [], 139_000_000 - 138_357_544)
 
 
 RESNET50_MACS = 3_857_973_248  # FlopCounterMode's, test_resnet50_2015_strides_on_the_first_1x1_convolution

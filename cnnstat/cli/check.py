@@ -109,7 +109,7 @@ def check(
         failed |= not result.ok or (snap is not None and snap.status == "changed")
         documents.append({
             "model": result.model, "input": list(result.input_shape), "ok": result.ok,
-            "comparisons": [asdict(c) for c in result.comparisons], "unavailable": result.unavailable,
+            "comparisons": [{**asdict(c), "unexplained": c.unexplained} for c in result.comparisons], "unavailable": result.unavailable,
             "snapshot": None if snap is None else {"path": str(snap.path), "status": snap.status,
                                                    "differences": list(snap.differences), "new_fields": list(snap.new_fields)},
         })  # fmt: skip
