@@ -303,6 +303,17 @@ class Autocast(nn.Module):
             return self.layer(x)
 
 
+class InferenceMode(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Linear(4 * 6 * 6, 2)
+
+    def forward(self, x):
+        with torch.inference_mode():
+            return self.head(torch.matmul(self.conv(x), torch.ones(6, 6)).flatten(1))
+
+
 class ReentrantCheckpoint(Checkpointed):
     def forward(self, x):
         return self.second(torch.utils.checkpoint.checkpoint(self.first, x, use_reentrant=True))
@@ -396,6 +407,7 @@ KINDS: dict[str, Callable[[], tuple[nn.Module, tuple, str]]] = {
     "causal mask made in forward": lambda: (CausalAttention(), (torch.randn(2, 5, 16),), "meta"),
     "relative-position index made in forward": lambda: (RelativePosition(), (torch.randn(2, 16, 8),), "meta"),
     "autocast": lambda: (Autocast(), (torch.randn(2, 8),), "meta"),
+    "inference mode": lambda: (InferenceMode(), (torch.randn(2, 3, 8, 8),), "meta"),
     "reentrant checkpointing": lambda: (ReentrantCheckpoint(), (torch.randn(2, 8),), "meta"),
     "tensors made from shapes and legacy type casts": lambda: (ShapeConstants(), (torch.randn(2, 8),), "cpu"),
     "DataParallel on the CPU": lambda: (nn.DataParallel(linear_with(lambda layer: layer)), (torch.randn(2, 8),), "meta"),

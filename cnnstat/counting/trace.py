@@ -268,6 +268,13 @@ class _Tracer(TorchDispatchMode):
         kwargs = kwargs or {}
         if self.shaping:
             return _run_op(func, args, kwargs, self.call)
+        if torch.is_inference_mode_enabled():
+            # Inference mode skips autograd's layer, where composite ops (linear, matmul) split into the ops the specs
+            # know: split them here, as torch's FlopCounterMode does.
+            with self:
+                decomposed = func.decompose(*args, **kwargs)
+            if decomposed is not NotImplemented:
+                return decomposed
         arguments = {name: self.plain(value) for name, value in _bind(func, args, kwargs)}  # before in-place ops run
         out = _run_op(func, args, kwargs, self.call)
         output_tensors = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
