@@ -609,3 +609,19 @@ def test_a_lazy_module_that_cannot_be_copied_is_refused_with_that_reason():
     Locked()(torch.randn(1, 8))  # torch runs it on the CPU
     with pytest.raises(CnnstatError, match="^Locked has lazy parameters, .* cannot be copied: cannot pickle '_thread.lock' object$"):
         cnnstat.analyze(Locked(), (8,))
+
+
+def test_a_lazy_layer_the_forward_never_calls_is_refused_naming_it():
+    class Spare(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used = nn.Linear(8, 2)
+            self.spare = nn.LazyLinear(3)
+
+        def forward(self, x):
+            return self.used(x)
+
+    Spare()(torch.randn(1, 8))  # torch runs it on the CPU, and the spare layer stays without a size
+    with pytest.raises(CnnstatError) as refused:
+        cnnstat.analyze(Spare(), (8,))
+    assert str(refused.value) == "parameter spare.weight has no size: it is lazy, and the forward pass never calls its module to shape it"
