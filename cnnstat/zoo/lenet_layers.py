@@ -153,7 +153,9 @@ def _structure(links: int, neurons: int, formula: str) -> dict[str, Any]:
 def count_subsampling(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
     """k² inputs, times one weight, plus one bias per output unit: (k²+1)·m²·a."""
     batch, channels, *spatial = layer.output_shape or ()
-    k = layer.settings["kernel_size"]
+    k = layer.settings.get("kernel_size")
+    if k is None:  # a record that does not say its window: the ops' own figures
+        return {}
     units = batch * channels * math.prod(spatial)
     return _structure((k * k + 1) * units, units, f"{batch_prefix(batch)}({k}²+1)·{square(tuple(spatial))}·{channels}")
 
@@ -162,7 +164,10 @@ def count_subsampling(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
 def count_connection_table(layer: LayerRecord, ops: Measures) -> dict[str, Any]:
     """Σ over output maps of (|inputs|·k²+1)·m²: only Table I's links are connections (one k×k kernel each)."""
     batch, channels, *spatial = layer.output_shape or ()
-    links, k, _ = param_shapes(layer)["weight"]
+    weight = param_shapes(layer).get("weight")
+    if weight is None:  # its kernels were counted in another row that shares them: the ops' own figures
+        return {}
+    links, k, _ = weight
     positions = batch * math.prod(spatial)
     formula = f"{batch_prefix(batch)}({links}·{k}²+{channels})·{square(tuple(spatial))}"
     return _structure((links * k * k + channels) * positions, batch * channels * math.prod(spatial), formula)
