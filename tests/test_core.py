@@ -275,7 +275,7 @@ def test_layer_counters_give_the_1998_papers_figures_from_hand_written_records()
 # -- a report prints as its table --------------------------------------------------------------------------
 
 
-def test_a_report_prints_as_the_summary_table(golden):
+def test_a_report_prints_as_the_summary_table():
     from conftest import GOLDEN
 
     report = cnnstat.analyze("lenet")
