@@ -165,4 +165,3 @@ COLUMN: dict[str, Column] = {column.name: column for column in COLUMNS}
 ROW_COLUMNS: tuple[Column, ...] = tuple(column for column in COLUMNS if column.in_row)
 #: The columns a report totals: every summed figure a row carries.
 SUMMED: tuple[str, ...] = tuple(column.name for column in ROW_COLUMNS if column.aggregate is Aggregate.SUM)
-

@@ -67,4 +67,3 @@ def _combine(first: object, second: object) -> object:
     if isinstance(first, tuple):
         return first + tuple(item for item in second if item not in first)  # type: ignore[union-attr]
     return first + second  # type: ignore[operator]
-
