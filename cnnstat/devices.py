@@ -8,9 +8,8 @@ from pathlib import Path
 
 import torch
 
+from .device_choices import DEFAULT_DEVICE, DEVICE_CHOICES
 from .errors import CnnstatError
-
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ def cpu_info() -> CpuInfo:
                    cpu_has_native_bf16())  # fmt: skip
 
 
-def select_device(requested: str = "auto", *, amp: bool | None = None, channels_last: bool | None = None) -> DeviceSetup:
+def select_device(requested: str = DEFAULT_DEVICE, *, amp: bool | None = None, channels_last: bool | None = None) -> DeviceSetup:
     """``auto`` picks CUDA (with AMP and channels_last), then MPS, then the CPU.
 
     ``amp=None`` means the device's default: on for CUDA, off elsewhere; ``amp=True`` on a CPU uses

@@ -123,7 +123,7 @@ def test_a_second_entry_under_a_name_is_refused():
 def test_the_command_line_offers_what_the_registries_hold():
     from cnnstat.cli.app import OptimizerName
     from cnnstat.cli.train import DatasetName, Device, RecipeName
-    from cnnstat.devices import DEVICE_CHOICES
+    from cnnstat.device_choices import DEVICE_CHOICES
     from cnnstat.training.datasets import DATASETS
 
     assert [member.value for member in RecipeName] == list(RECIPES)

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..device_choices import DEFAULT_DEVICE
 from ..devices import DeviceSetup, cpu_has_native_bf16, select_device
 from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
@@ -39,7 +40,7 @@ def max_threads() -> int:
 class BenchOptions:
     """What to run and how."""
 
-    device: str = "auto"
+    device: str = DEFAULT_DEVICE
     mode: str = "infer"
     batch_sizes: tuple[int, ...] = (1, 32, 256)
     input_size: tuple[int, ...] | None = None

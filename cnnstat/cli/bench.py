@@ -45,7 +45,9 @@ def _batch_sizes(text: str) -> tuple[int, ...]:
 @user_errors
 def bench(
     models: Annotated[list[str], typer.Argument(help="One or more models (names as for summary).")],
-    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = DEFAULT_DEVICE_NAME,
+    device: Annotated[
+        Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")  # type: ignore[valid-type]
+    ] = DEFAULT_DEVICE_NAME,
     mode: Annotated[str, typer.Option(help="infer: forward pass; train: forward + backward + optimizer step.")] = "infer",
     batch_size: Annotated[str, typer.Option("--batch-size", help="Comma-separated batch sizes.")] = "1,32,256",
     input: InputOpt = None,

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from ..device_choices import DEFAULT_DEVICE, DEVICE_CHOICES
 from ..errors import CnnstatError
-from ..training.config import DEFAULT_DEVICE
 from ..training.datasets import DATASETS, DEFAULT_DATASET
 from ..training.recipes import RECIPES
 from .app import ModelArg, OptimizerName, app, fail, user_errors
@@ -18,19 +18,11 @@ from .output import stderr_console, stdout_console, table
 
 STEP_REFRESH = 10  # read the running loss (a device sync) every this many steps
 
-# The choices come from the registries (torch-free modules, so --help stays instant): a new recipe or data set needs no
-# change here. The devices are cnnstat.devices.DEVICE_CHOICES, which imports torch; a test holds the two equal.
+# The choices come from the registries (torch-free modules, so --help stays instant): a new recipe, data set or
+# device needs no change here.
 RecipeName = Enum("RecipeName", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
 DatasetName = Enum("DatasetName", {name: name for name in DATASETS}, type=str)  # type: ignore[misc]
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-    mps = "mps"
-
-
+Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)  # type: ignore[misc]
 DEFAULT_DEVICE_NAME = Device(DEFAULT_DEVICE)
 
 
@@ -224,7 +216,7 @@ def train_command(
         str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
     ] = None,
     device: Annotated[
-        Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")
+        Device, typer.Option(help="auto picks CUDA (AMP, channels_last), then MPS, then the CPU.")  # type: ignore[valid-type]
     ] = DEFAULT_DEVICE_NAME,
     seed: Annotated[
         int, typer.Option(min=0, max=2**32 - 1, help="Seeds weights, shuffling and augmentation (not the validation split).")

@@ -6,11 +6,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..device_choices import DEFAULT_DEVICE
 from ..errors import CheckpointError
 from .datasets import DEFAULT_DATASET
 from .recipes import Recipe, recipe_from_dict
-
-DEFAULT_DEVICE = "auto"  # CUDA, then MPS, then the CPU
 
 
 @dataclass(frozen=True)
