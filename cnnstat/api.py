@@ -6,6 +6,8 @@ import inspect
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .counting.conventions import DEFAULT_CONVENTION
+from .counting.memory import DEFAULT_OPTIMIZER
 from .errors import InputShapeError
 
 if TYPE_CHECKING:
@@ -22,8 +24,8 @@ def analyze(
     dtypes: Any = None,
     input_data: Any = None,
     batch: int = 1,
-    convention: str = "lenet",
-    optimizer: str = "adam",
+    convention: str = DEFAULT_CONVENTION,
+    optimizer: str = DEFAULT_OPTIMIZER,
     train: bool = False,
     timeout: float | None = None,
 ) -> Report:
@@ -34,7 +36,7 @@ def analyze(
     added: ``input_size=(3, 224, 224)``, several as a list, keyword ones as a dict, with ``dtypes``;
     or ready tensors as ``input_data`` (a tensor, a sequence, or a dict of keyword tensors). Without
     either, the model's own default inputs. ``convention`` names the FLOP convention,
-    ``optimizer`` (sgd, momentum, adam) the state counted in training memory, ``train`` runs
+    ``optimizer`` (sgd, momentum, adam, adamw) the state counted in training memory, ``train`` runs
     the model in training mode (its batch norms then count batch statistics), and ``timeout``
     (seconds, main thread only) stops a model whose build or forward pass never ends.
 

@@ -10,8 +10,8 @@ from torch import nn
 
 from .conventions import DEFAULT_CONVENTION, get_convention
 from .inputs import InputSpec, meta_data, meta_inputs
-from .memory import check_optimizer
-from .report import DEFAULT_OPTIMIZER, Report, count_trace
+from .memory import DEFAULT_OPTIMIZER, check_optimizer
+from .report import Report, count_trace
 from .trace import trace
 
 

@@ -15,15 +15,13 @@ from .columns import ROW_COLUMNS, SUMMED
 from .conventions import DEFAULT_CONVENTION, CountedOp, get_convention
 from .layers import STRUCTURE, count_layer
 from .measures import Measures
-from .memory import activation_bytes, check_optimizer, training_bytes
+from .memory import DEFAULT_OPTIMIZER, activation_bytes, check_optimizer, training_bytes
 from .receptive_field import describe, footprints, unknown_reason
 from .records import LayerRecord, TensorMeta, Trace, format_shape
 from .specs import count_op, footprint_rule
 
 if TYPE_CHECKING:
     import pandas as pd
-
-DEFAULT_OPTIMIZER = "adam"
 
 
 @dataclass(frozen=True)
