@@ -181,7 +181,7 @@ def train_command(
         ),
     ] = None,  # fmt: skip
     dataset: Annotated[
-        DatasetName, typer.Option("--dataset", "-d", help="fashion-mnist, mnist or kmnist.")  # type: ignore[valid-type]
+        DatasetName, typer.Option("--dataset", "-d", help="The data set to train and test on.")  # type: ignore[valid-type]
     ] = DatasetName(DEFAULT_DATASET),
     time_budget: Annotated[
         str | None,
@@ -210,7 +210,7 @@ def train_command(
     lr: Annotated[float | None, typer.Option(min=0.0, help="Override the recipe's (peak) learning rate.")] = None,
     optimizer: Annotated[
         OptimizerName | None,  # type: ignore[valid-type]
-        typer.Option(help="Override the recipe's optimizer: sgd, momentum (SGD with momentum 0.9), adam or adamw.", show_default=False),
+        typer.Option(help="Override the recipe's optimizer (momentum: SGD with momentum 0.9).", show_default=False),
     ] = None,
     input_size: Annotated[
         str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
