@@ -145,7 +145,9 @@ def set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHook
     )  # fmt: skip
 
 
-def train_step(run: Run, network: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor):
+def train_step(
+    run: Run, network: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimiser step on a batch; the loss and logits, still on the device."""
     hyper, setup = run.config.hyper, run.setup
     if setup.channels_last:
