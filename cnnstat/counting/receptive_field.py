@@ -33,6 +33,10 @@ class Footprint:
     lo: Fraction
     hi: Fraction
     jump: Fraction
+    # Where the units along ``dim`` are off one grid (a flatten merged it with other dimensions, upsampling
+    # repeats units, a strided transposed convolution gives them different taps), [lo, hi] is the widest
+    # unit's footprint and ``span`` the whole span, (lo, hi), that all of them together see.
+    span: tuple[Fraction, Fraction] | None = None
 
     @property
     def size(self) -> int:
@@ -42,7 +46,24 @@ class Footprint:
         """The span every unit together sees: the axis is no longer indexed by a tensor dimension."""
         if self.dim is None:
             return self
+        if self.span is not None:
+            return Footprint(None, *self.span, self.jump)
         return Footprint(None, self.lo, self.hi + (shape[self.dim] - 1) * self.jump, self.jump)
+
+    def off_grid(self, lo: Fraction, hi: Fraction, shape: tuple[int, ...]) -> Footprint:
+        """Units along the same dimension, off one grid, the widest seeing ``[lo, hi]``; together what these units saw."""
+        whole = self.whole(shape)
+        return replace(self, lo=lo, hi=hi, span=(whole.lo, whole.hi))
+
+
+def _off_grid_along(state: State, dims: set[int]) -> bool:
+    """Whether one of ``dims`` indexes units off one grid, along which no window or slice can be followed."""
+    return any(f.span is not None and f.dim in dims for f in state)
+
+
+def _off_grid(op: OpRecord) -> Unknown:
+    return Unknown(f"aten::{op.op} works along units off one grid (after a flatten, upsampling or a strided transposed "
+                   "convolution)")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +88,8 @@ def _unite(first: Footprint, second: Footprint, shape: tuple[int, ...]) -> Footp
     """The footprint of a unit that reads both; None where the units of the result would see unevenly placed spans."""
     lo, hi = min(first.lo, second.lo), max(first.hi, second.hi)
     if first.dim == second.dim:
+        if first.span is not None or second.span is not None:  # off grid: only the same footprint unites
+            return first if first == second else None
         if first.dim is not None and first.jump != second.jump:  # two grids: unit i's span grows with i
             return None
         return Footprint(first.dim, lo, hi, max(first.jump, second.jump))
@@ -178,17 +201,22 @@ def convolution(op: OpRecord, lookup: Lookup) -> Outcome:
     if state is None:
         return None
     dims = len(x.shape) - 2
+    if _off_grid_along(state, set(range(2, len(x.shape)))):
+        return _off_grid(op)
     kernel = op.tensor("weight").shape[2:]
     stride, padding, dilation = (spatial(op[name], dims) for name in ("stride", "padding", "dilation"))
     if op["transposed"]:
-        return _transposed(state, len(x.shape), kernel, stride, padding, dilation)
+        return _transposed(state, x.shape, kernel, stride, padding, dilation)
     return _window(state, len(x.shape), kernel, stride, padding, dilation)
 
 
-def _transposed(state: State, rank: int, kernel: tuple[int, ...], stride: tuple[int, ...], padding: tuple[int, ...],
-                dilation: tuple[int, ...]) -> State:  # fmt: skip
-    """Output o receives input i where o = i·s − p + t·d: the widest set of inputs any output unit receives."""
-    first = rank - len(kernel)
+def _transposed(state: State, shape: tuple[int, ...], kernel: tuple[int, ...], stride: tuple[int, ...],
+                padding: tuple[int, ...], dilation: tuple[int, ...]) -> State:  # fmt: skip
+    """Output o receives input i where o = i·s − p + t·d: the widest set of inputs any output unit receives.
+
+    With a stride, units of different residues mod s receive different taps: they are off one grid.
+    """
+    first = len(shape) - len(kernel)
     result = []
     for footprint in state:
         axis = footprint.dim - first if footprint.dim is not None else -1
@@ -196,24 +224,26 @@ def _transposed(state: State, rank: int, kernel: tuple[int, ...], stride: tuple[
             result.append(footprint)
             continue
         s, p, d, k, j = stride[axis], padding[axis], dilation[axis], kernel[axis], footprint.jump
-        widest: tuple[int, int, int] | None = None
+        widest = (0, 0)
         for residue in range(s):  # output units o ≡ residue (mod s) receive the same taps
             sources = [(residue + p - t * d) // s for t in range(k) if (residue + p - t * d) % s == 0]
-            if sources and (widest is None or max(sources) - min(sources) > widest[1] - widest[0]):
-                widest = (min(sources), max(sources), residue)
-        if widest is None:
-            result.append(footprint)
-            continue
-        low, high, residue = widest
-        shift = Fraction(residue, s) * j  # place the widest unit's footprint at unit 0
-        result.append(Footprint(footprint.dim, footprint.lo + low * j - shift, footprint.hi + high * j - shift, j / s))
+            if sources and max(sources) - min(sources) >= widest[1] - widest[0]:
+                widest = (min(sources), max(sources))
+        low, high = widest
+        lo, hi = footprint.lo + low * j, footprint.hi + high * j
+        result.append(replace(footprint, lo=lo, hi=hi) if s == 1 else footprint.off_grid(lo, hi, shape))
     return tuple(result)
 
 
 def pooling(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
-    return None if state is None else _window(state, len(x.shape), *pool_geometry(op))
+    if state is None:
+        return None
+    kernel, stride, padding, dilation = pool_geometry(op)
+    if _off_grid_along(state, set(range(len(x.shape) - len(kernel), len(x.shape)))):
+        return _off_grid(op)
+    return _window(state, len(x.shape), kernel, stride, padding, dilation)
 
 
 def adaptive_pooling(op: OpRecord, lookup: Lookup) -> Outcome:
@@ -224,6 +254,8 @@ def adaptive_pooling(op: OpRecord, lookup: Lookup) -> Outcome:
         return None
     dims = len(spatial(op["output_size"], 1))
     first = len(x.shape) - dims
+    if _off_grid_along(state, set(range(first, len(x.shape)))):
+        return _off_grid(op)
     result = []
     for footprint in state:
         if footprint.dim is not None and footprint.dim >= first:
@@ -260,22 +292,32 @@ def reduction(op: OpRecord, lookup: Lookup) -> Outcome:
 
 
 def resampling(taps: int) -> Rule:
-    """Interpolation reading ``taps`` input units per axis: the footprint of the widest output unit."""
+    """Interpolation reading up to ``taps`` input units per axis.
+
+    Upsampling by a whole factor leaves units off one grid (repeated or between two input units), the
+    widest reading ``taps``; nearest downsampling by a whole factor is a stride. Other ratios read
+    taps that vary from unit to unit, and a bilinear or bicubic downsampling weighs some taps by zero.
+    """
 
     def resample(op: OpRecord, lookup: Lookup) -> Outcome:
         x, out = op.input_tensors()[0], op.outputs[0]
         state = lookup(x)
         if state is None:
             return None
+        if _off_grid_along(state, set(range(2, len(x.shape)))):
+            return _off_grid(op)
         result = []
         for footprint in state:
-            if footprint.dim is not None and footprint.dim >= 2:
-                scale = Fraction(x.shape[footprint.dim], out.shape[footprint.dim])
-                spread = math.ceil(max(scale, 1)) + taps - 1  # input units the widest output unit reads
-                j = footprint.jump
-                result.append(Footprint(footprint.dim, footprint.lo, footprint.hi + (spread - 1) * j, j * scale))
-            else:
+            if footprint.dim is None or footprint.dim < 2 or x.shape[footprint.dim] == out.shape[footprint.dim]:
                 result.append(footprint)
+                continue
+            n, m, j = x.shape[footprint.dim], out.shape[footprint.dim], footprint.jump
+            if m % n == 0:
+                result.append(footprint.off_grid(footprint.lo, footprint.hi + (taps - 1) * j, x.shape))
+            elif n % m == 0 and taps == 1:
+                result.append(replace(footprint, jump=j * (n // m)))
+            else:
+                return Unknown(f"aten::{op.op} resamples {n} positions to {m}, which units read unevenly")
         return tuple(result)
 
     return resample
@@ -288,6 +330,8 @@ def padding(op: OpRecord, lookup: Lookup) -> Outcome:
     if state is None:
         return None
     pads = list(op.get("pad") or op["padding"])  # (last-dim before, last-dim after, second-last before, …)
+    if _off_grid_along(state, set(range(len(x.shape) - len(pads) // 2, len(x.shape)))):
+        return _off_grid(op)
     shifted = []
     for footprint in state:
         index = 2 * (len(x.shape) - 1 - footprint.dim) if footprint.dim is not None else len(pads)
@@ -326,9 +370,13 @@ def stacking(op: OpRecord, lookup: Lookup) -> Outcome:
     return tuple(replace(f, dim=f.dim + 1) if f.dim is not None and f.dim >= dim else f for f in state)  # type: ignore[union-attr]
 
 
-def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) -> State:
-    """Follow a view or reshape: an indexed dimension survives if it keeps its size and neighbours' products."""
-    mapping: dict[int, int] = {}
+def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) -> State | None:
+    """Follow a view or reshape: a dimension kept whole keeps indexing; one merged with others indexes the merged one.
+
+    None where an indexing dimension is split, or a merged one reshaped other than by merging it further.
+    """
+    mapping: dict[int, int] = {}  # source dimension -> the target dimension it is kept as, or merged into
+    split: set[int] = set()
     i = j = 0
     while i < len(source) and j < len(target):
         start_i, start_j = i, j
@@ -343,18 +391,22 @@ def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) ->
                 j += 1
         real_source = [d for d in range(start_i, i) if source[d] != 1]
         real_target = [d for d in range(start_j, j) if target[d] != 1]
-        if len(real_source) == 1 and len(real_target) == 1:
-            mapping[real_source[0]] = real_target[0]
+        if len(real_target) == 1:
+            mapping.update((d, real_target[0]) for d in real_source)
+        else:
+            split.update(real_source)
     result = []
     for footprint in state:
         if footprint.dim is None:
             result.append(footprint)
-        elif footprint.dim in mapping:
-            result.append(replace(footprint, dim=mapping[footprint.dim]))
         elif source[footprint.dim] == 1:
             result.append(replace(footprint, dim=None))
+        elif footprint.dim in split:
+            return None
         else:
-            result.append(footprint.whole(source))
+            if footprint.span is None and source[footprint.dim] != target[mapping[footprint.dim]]:
+                footprint = footprint.off_grid(footprint.lo, footprint.hi, source)
+            result.append(replace(footprint, dim=mapping[footprint.dim]))
     return tuple(result)
 
 
@@ -364,7 +416,10 @@ def reshaping(op: OpRecord, lookup: Lookup) -> Outcome:
     if state is None:
         return None
     out = op.outputs[0].shape
-    return state if x.shape == out else _reshaped(state, x.shape, out)
+    if x.shape == out:
+        return state
+    reshaped = _reshaped(state, x.shape, out)
+    return reshaped if reshaped is not None else Unknown(f"aten::{op.op} splits a dimension that indexes input positions")
 
 
 def expanding(op: OpRecord, lookup: Lookup) -> Outcome:
@@ -394,6 +449,8 @@ def slicing(op: OpRecord, lookup: Lookup) -> Outcome:
     if state is None:
         return None
     dim = op.get("dim", 0) % len(x.shape)
+    if _off_grid_along(state, {dim}):
+        return _off_grid(op)
     result = []
     for footprint in state:
         if footprint.dim != dim:
@@ -416,6 +473,8 @@ def splitting(op: OpRecord, lookup: Lookup) -> list[Outcome]:
     if state is None:
         return [None] * len(op.outputs)
     dim = op.get("dim", 0) % len(x.shape)
+    if _off_grid_along(state, {dim}):
+        return [_off_grid(op)] * len(op.outputs)
     pieces: list[Outcome] = []
     start = 0
     for output in op.outputs:
@@ -567,7 +626,10 @@ def describe(state: State | Unknown | None) -> tuple[tuple[int, ...] | None, tup
     """
     if not isinstance(state, tuple):
         return None, None
-    strides = tuple((int(f.jump) if f.jump.denominator == 1 else float(f.jump)) if f.dim is not None else None for f in state)
+    strides = tuple(
+        (int(f.jump) if f.jump.denominator == 1 else float(f.jump)) if f.dim is not None and f.span is None else None
+        for f in state
+    )
     return tuple(f.size for f in state), strides
 
 
