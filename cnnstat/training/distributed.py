@@ -55,12 +55,21 @@ def main_value(dist: Distributed, device: torch.device, value: float) -> float:
     return shared.item()
 
 
-def share_buffers(model: nn.Module) -> None:
+def summed_over_processes(dist: Distributed, totals: torch.Tensor) -> torch.Tensor:
+    """``totals`` summed over every process, in place (this process's own when not distributed)."""
+    if dist.world > 1:
+        torch.distributed.all_reduce(totals)
+    return totals
+
+
+def share_buffers(dist: Distributed, model: nn.Module) -> None:
     """Give every process the main one's buffers (batch-norm statistics), as DDP does before each forward.
 
     Each process's statistics follow its own last batches; evaluated with them, the processes could
     choose different epochs on the validation split and end with different weights.
     """
+    if dist.world == 1:
+        return
     for buffer in model.buffers():
         torch.distributed.broadcast(buffer, 0)
 

@@ -17,14 +17,11 @@ test-time averaging (``tta``) and what a torchrun job's processes share (``distr
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from ..devices import DeviceSetup
 from ..errors import CnnstatError
 from . import evaluation
 from .budget import Clock, Pace, Plan
@@ -33,13 +30,13 @@ from .checkpoint_policy import keep_choice, keep_epoch, restore, start_folder
 from .config import TrainConfig
 from .data import ImageData
 from .datasets import dataset_info
-from .distributed import share_buffers, weight_checksums
+from .distributed import share_buffers, summed_over_processes, weight_checksums
 from .evaluation import TTA_VIEWS
 from .events import EpochDone, EpochStarted, ProgressHook, RunStarted, StepDone
 from .images import prepare_batch
 from .metrics import EpochMetrics
 from .planner import plan_run, replan_run
-from .run import Run, set_up, train_step
+from .run import Run, denormals_flushed, set_up, train_step
 from .tta import choose_tta
 
 
@@ -105,10 +102,8 @@ def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tu
         report(StepDone(step + 1, loss_sum, correct, first + len(y)))
         if step + 1 == warm_up:
             warm_began = clock()
-    totals = torch.stack([loss_sum.float(), correct.float()])
-    if dist.world > 1:
-        torch.distributed.all_reduce(totals)
-        share_buffers(run.model)
+    totals = summed_over_processes(dist, torch.stack([loss_sum.float(), correct.float()]))
+    share_buffers(dist, run.model)
     trained = clock()
     seen = len(order) * dist.world
     held_out = evaluation.evaluate(run.model, run.val if run.has_val else run.test, run.pixels, setup, hyper.eval_batch_size)
@@ -143,20 +138,6 @@ def _finish(run: Run) -> FinalResult:
     return final
 
 
-@contextmanager
-def _denormals_flushed(setup: DeviceSetup) -> Iterator[None]:
-    """On a CPU, tiny gradients early in training underflow to denormals, which x86 handles up to 2× slower.
-
-    The flag is set for this run only; afterwards torch's default (denormals kept) is back.
-    """
-    flush = setup.device.type == "cpu" and torch.set_flush_denormal(True)
-    try:
-        yield
-    finally:
-        if flush:
-            torch.set_flush_denormal(False)
-
-
 def train(
     config: TrainConfig,
     data: ImageData,
@@ -183,7 +164,7 @@ def train(
     deadline = started + hyper.time_budget if budgeted and hyper.time_budget is not None else None
     saved: int | None = None  # the epoch last.pt holds, once it holds one
     try:
-        with _denormals_flushed(run.setup):
+        with denormals_flushed(run.setup):
             pace = None
             if resume:
                 restore(run, load_checkpoint(out / "last.pt"))

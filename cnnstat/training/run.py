@@ -1,8 +1,11 @@
-"""Setting a run up: device, model at its input size, data on the device, optimizer and loss scaler; and one step of it."""
+"""Setting a run up: device (with denormals flushed on a CPU), model at its input size, data on the device, optimizer and
+loss scaler; and one step of it."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -160,3 +163,17 @@ def train_step(
     run.scaler.step(optimizer)
     run.scaler.update()
     return loss, logits
+
+
+@contextmanager
+def denormals_flushed(setup: DeviceSetup) -> Iterator[None]:
+    """On a CPU, tiny gradients early in training underflow to denormals, which x86 handles up to 2× slower.
+
+    The flag is set for this run only; afterwards torch's default (denormals kept) is back.
+    """
+    flush = setup.device.type == "cpu" and torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flush:
+            torch.set_flush_denormal(False)
