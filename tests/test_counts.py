@@ -14,6 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import cnnstat
 from cnnstat.counting import views
 from cnnstat.counting.report import Report
+from cnnstat.counting.specs import SPECS, OpKind, spec_of
 from cnnstat.zoo import list_models, resolve_model, torchvision_families
 
 CLASSIFIERS = [name for name, family in torchvision_families().items() if family == "classification"]
@@ -166,6 +167,40 @@ def test_unknown_ops_are_reported_not_zero():
 
     report = cnnstat.analyze(Odd(), (3, 4, 4))
     assert report.uncounted == [("Odd", "cumsum")]
+
+
+def test_an_op_without_a_spec_is_unknown_to_every_measure_alike():
+    from fvcore.nn import FlopCountAnalysis
+
+    class Odd(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3)
+
+        def forward(self, x):
+            return torch.cumsum(self.conv(x), dim=3)  # unit w of the output reads every column up to w
+
+    assert spec_of("cumsum") is None
+    report = cnnstat.analyze(Odd(), (1, 8, 8))
+    assert report.uncounted == [("cumsum", "cumsum")]
+    assert report.receptive_field is None
+    assert report.receptive_field_unknown == "aten::cumsum has no receptive-field rule, in cumsum"
+    analysis = FlopCountAnalysis(Odd(), torch.zeros(1, 1, 8, 8))
+    analysis.unsupported_ops_warnings(False)
+    assert report.with_convention("fvcore").totals["flops"] == analysis.total()
+    assert "aten::cumsum" in analysis.unsupported_ops()  # fvcore knows no handle for it either
+
+
+def test_the_op_kinds_with_products_are_the_ops_torch_counts_products_of():
+    from torch.utils.flop_counter import flop_registry
+
+    counted = {op.__name__ for op in flop_registry}  # overload packets: aten.mm
+    kinds = (OpKind.CONVOLUTION, OpKind.MATRIX_PRODUCT, OpKind.ATTENTION)
+    ours = {name for name in SPECS if spec_of(name).kind in kinds}
+    # torch's FlopCounterMode registers no formula for the CPU's fused attention kernel (it counts it as 0)
+    assert ours - counted == {"_scaled_dot_product_flash_attention_for_cpu"}
+    for name in counted - ours:  # device kernels and backward ops, which a meta trace never records
+        assert name.endswith(("_backward", "_forward")) or name.startswith(("cudnn", "_slow", "_scaled_mm", "flex", "convolution_"))
 
 
 def test_meta_tracing_costs_the_same_at_any_input_size():

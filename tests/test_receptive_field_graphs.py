@@ -221,7 +221,7 @@ def _positions(length: int) -> set[int]:
     """Every position of a short dimension; of a long (flattened) one, windows around its quarter points."""
     if length <= 150:
         return set(range(length))
-    return {i for quarter in (1, 2, 3) for i in range(quarter * length // 4 - 40, quarter * length // 4 + 41)}
+    return {i for quarter in (1, 2, 3) for i in range(quarter * length // 4 - 40, quarter * length // 4 + 41) if i < length}
 
 
 def gradient_extent(plan: tuple[list[tuple], str], size: int) -> tuple[int, int]:

@@ -213,16 +213,20 @@ def count_adaptive_pool(op: OpRecord) -> Measures:
 
 
 def count_reduction(op: OpRecord) -> Measures:
+    return Measures(elementwise=op.tensor("self").numel)
+
+
+def count_mean(op: OpRecord) -> Measures:
+    """A mean; torch lowers global adaptive average pooling to one over the spatial dims, which is a pooling layer."""
     x = op.tensor("self")
-    if op.op == "mean" and op.call.startswith("adaptive_avg_pool") and op.outputs:
-        # torch lowers global adaptive average pooling to a mean over the spatial dims: a pooling layer.
-        out = op.outputs[0]
-        window = x.numel // max(out.numel, 1)
-        return Measures(
-            elementwise=x.numel, connections=x.numel, formula_connections=x.numel, neurons=out.numel,
-            formula=f"{window}·{out.numel}",
-        )  # fmt: skip
-    return Measures(elementwise=x.numel)
+    if not (op.call.startswith("adaptive_avg_pool") and op.outputs):
+        return count_reduction(op)
+    out = op.outputs[0]
+    window = x.numel // max(out.numel, 1)
+    return Measures(
+        elementwise=x.numel, connections=x.numel, formula_connections=x.numel, neurons=out.numel,
+        formula=f"{window}·{out.numel}",
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------

@@ -434,9 +434,9 @@ def permuting(op: OpRecord, lookup: Lookup) -> Outcome:
     if state is None:
         return None
     rank = len(x.shape)
-    if op.op == "permute":
+    if "dims" in op.arguments:  # permute
         order = [d % rank for d in op["dims"]]
-    else:
+    else:  # transpose, t, swapaxes
         first, second = (op.get("dim0", 0) % rank, op.get("dim1", 1) % rank) if rank > 1 else (0, 0)
         order = list(range(rank))
         order[first], order[second] = order[second], order[first]
@@ -451,10 +451,11 @@ def slicing(op: OpRecord, lookup: Lookup) -> Outcome:
     dim = op.get("dim", 0) % len(x.shape)
     if _off_grid_along(state, {dim}):
         return _off_grid(op)
+    selects = "index" in op.arguments  # select drops the dimension; slice and narrow keep it
     result = []
     for footprint in state:
         if footprint.dim != dim:
-            shift = 1 if op.op == "select" and footprint.dim is not None and footprint.dim > dim else 0
+            shift = 1 if selects and footprint.dim is not None and footprint.dim > dim else 0
             result.append(replace(footprint, dim=footprint.dim - shift) if shift else footprint)
             continue
         start = op.get("start") or op.get("index") or 0
@@ -462,7 +463,7 @@ def slicing(op: OpRecord, lookup: Lookup) -> Outcome:
         step = op.get("step", 1) or 1
         j = footprint.jump
         moved = replace(footprint, lo=footprint.lo + start * j, hi=footprint.hi + start * j, jump=j * step)
-        result.append(replace(moved, dim=None) if op.op == "select" else moved)
+        result.append(replace(moved, dim=None) if selects else moved)
     return tuple(result)
 
 
@@ -477,19 +478,20 @@ def splitting(op: OpRecord, lookup: Lookup) -> list[Outcome]:
         return [_off_grid(op)] * len(op.outputs)
     pieces: list[Outcome] = []
     start = 0
+    unbinds = bool(op.outputs) and len(op.outputs[0].shape) < len(x.shape)  # unbind drops the dimension
     for output in op.outputs:
         piece = []
         for footprint in state:
             if footprint.dim == dim:
                 j = footprint.jump
                 moved = replace(footprint, lo=footprint.lo + start * j, hi=footprint.hi + start * j)
-                piece.append(replace(moved, dim=None) if op.op == "unbind" else moved)
-            elif op.op == "unbind" and footprint.dim is not None and footprint.dim > dim:
+                piece.append(replace(moved, dim=None) if unbinds else moved)
+            elif unbinds and footprint.dim is not None and footprint.dim > dim:
                 piece.append(replace(footprint, dim=footprint.dim - 1))
             else:
                 piece.append(footprint)
         pieces.append(tuple(piece))
-        start += 1 if op.op == "unbind" else output.shape[dim]
+        start += 1 if unbinds else output.shape[dim]
     return pieces
 
 
@@ -609,7 +611,8 @@ def footprints(trace: Trace, rule_for: Callable[[OpRecord], Rule]) -> dict[int, 
                 if isinstance(result, tuple) and any(f.dim is not None and f.dim >= len(output.shape) for f in result):
                     result = Unknown(f"aten::{op.op} gives an output its rule does not describe")
                 if isinstance(result, Unknown) and result is not unknown:
-                    result = Unknown(f"{result.reason}, in {layer.name} ({layer.type})")
+                    where = layer.name if layer.type == layer.name else f"{layer.name} ({layer.type})"
+                    result = Unknown(f"{result.reason}, in {where}")
                 if output.value is None:
                     continue
                 if result is None:

@@ -151,7 +151,7 @@ register(OpSpec(("_adaptive_avg_pool2d", "_adaptive_avg_pool3d", "adaptive_max_p
                  "adaptive_max_pool3d"), K.POOLING, ops.count_adaptive_pool, rf.adaptive_pooling, _adaptive_average))  # fmt: skip
 
 # torch lowers a global adaptive average pool to a mean, which fvcore's adaptive_avg_pool2d handle counts
-register(OpSpec(("mean",), K.REDUCTION, ops.count_reduction, rf.reduction, _adaptive_average))
+register(OpSpec(("mean",), K.REDUCTION, ops.count_mean, rf.reduction, _adaptive_average))
 register(OpSpec(("sum", "amax", "amin", "prod", "var", "std", "var_mean", "std_mean", "max", "min", "argmax", "argmin",
                  "logsumexp", "norm", "linalg_vector_norm", "all", "any"), K.REDUCTION, ops.count_reduction, rf.reduction))  # fmt: skip
 
