@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -351,7 +353,7 @@ def _failure(tracer: _Tracer, error: BaseException, inputs: str, model_type: str
         return TraceError(f"the forward pass of {model_type} on input {inputs} recursed too deep{_in(tracer)} "
                           "(Python's recursion limit): does its forward call itself without end?")  # fmt: skip
     if isinstance(error, _NotOnMeta):  # not the input's fault: no input shape would do
-        return TraceError(f"{model_type} {str(error).format(where=_in(tracer))}")
+        return TraceError(f"{model_type} {str(error).format(where=_in(tracer) + _at(error))}")
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     shape_error = isinstance(error, (RuntimeError, ValueError, IndexError, TypeError, NotImplementedError, AssertionError))
     row = tracer.row
@@ -385,6 +387,13 @@ def _in(tracer: _Tracer) -> str:
     if module is not None and tracer.names.get(module):
         return f" in module {tracer.names[module]} ({type(module).__name__})"
     return ""
+
+
+def _at(error: BaseException) -> str:
+    """`` at nets.py:14``: the last line of the model's own code (not torch's, not cnnstat's) the failure passed through."""
+    libraries = (str(Path(torch.__file__).parent), str(Path(__file__).parent.parent))
+    own = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(libraries)]
+    return f" at {Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
 
 
 def exit_call(exiting: SystemExit) -> str:
