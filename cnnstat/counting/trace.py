@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
+import os
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -391,7 +392,7 @@ def _in(tracer: _Tracer) -> str:
 
 def _at(error: BaseException) -> str:
     """`` at nets.py:14``: the last line of the model's own code (not torch's, not cnnstat's) the failure passed through."""
-    libraries = (str(Path(torch.__file__).parent), str(Path(__file__).parent.parent))
+    libraries = tuple(str(folder) + os.sep for folder in (Path(torch.__file__).parent, Path(__file__).parent.parent))
     own = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(libraries)]
     return f" at {Path(own[-1].filename).name}:{own[-1].lineno}" if own else ""
 
