@@ -191,6 +191,40 @@ def test_a_resumed_run_refuses_a_best_pt_changed_by_hand(data_dir, tmp_path):
         train(_config(), data, tmp_path / "run", resume=True)
 
 
+def test_a_last_pt_holding_torchs_one_cycle_lr_resumes_to_the_same_end(data_dir, tmp_path):
+    """cnnstat once kept torch's OneCycleLR, and its last.pt files hold that class's state and the keys it adds to the
+    optimizer's groups: such a file, made here by torch's own class stepped as far, resumes to the uninterrupted end."""
+    data = load_fashion_mnist(data_dir)
+    straight = train(_config(), data, tmp_path / "straight")
+
+    def stop_in_epoch_3(event):
+        if isinstance(event, EpochStarted) and event.epoch == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(TrainingInterrupted):
+        train(_config(), data, tmp_path / "old", progress=stop_in_epoch_3)
+    last = tmp_path / "old" / "last.pt"
+    state = load_checkpoint(last)
+    total, steps_taken = state["plan"]["total_steps"], state["scheduler"]["last_epoch"]
+    hyper = _config().hyper
+    stand_in = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=hyper.lr)
+    old_schedule = torch.optim.lr_scheduler.OneCycleLR(
+        stand_in, max_lr=hyper.lr, total_steps=total, pct_start=max(2, round(total / 4)) / total
+    )
+    for _ in range(steps_taken):
+        stand_in.step()
+        old_schedule.step()
+    added = {key: stand_in.param_groups[0][key] for key in ("initial_lr", "max_lr", "min_lr", "max_momentum", "base_momentum")}
+    groups = [{**group, **added} for group in state["optimizer"]["param_groups"]]
+    assert groups[0]["lr"] == stand_in.param_groups[0]["lr"]  # the rate the interrupted run left is torch's
+    state = {**state, "scheduler": old_schedule.state_dict(), "optimizer": {**state["optimizer"], "param_groups": groups}}
+    torch.save({**state, "format": FORMAT}, last)
+    resumed = train(_config(), data, tmp_path / "old", resume=True)
+    assert resumed.final == straight.final
+    a, b = (load_checkpoint(tmp_path / name / "last.pt")["model"] for name in ("straight", "old"))
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
 # -- checkpoints that are damaged, or name code -------------------------------------------------------------
 
 
