@@ -109,9 +109,9 @@ def _run_op(func: Any, args: tuple[Any, ...], kwargs: dict[str, Any], call: str)
     except Exception as error:
         if mixes_devices((args, kwargs)):
             return _run_op(func, *all_on_meta((args, kwargs)), call)
-        op = f"{func.namespace}.{func._overloadpacket.__name__}"
+        op = f"{func.namespace}.{func._overloadpacket.__name__}" if isinstance(func, torch._ops.OpOverload) else str(func)
         under = f"{call}(), " if call else ""
-        tags = func.tags
+        tags = getattr(func, "tags", ())
         if torch.Tag.data_dependent_output in tags:
             raise _needs_values(f"reads a tensor's values ({under}{op})") from error
         if torch.Tag.dynamic_output_shape in tags:
