@@ -23,6 +23,8 @@ from .specs import count_op, footprint_rule
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .graph import Graph
+
 
 @dataclass(frozen=True)
 class LayerCounts:
@@ -103,6 +105,13 @@ class Report:
     def depth(self) -> int:
         """Layers with parameters."""
         return sum(1 for layer in self.layers if layer.params and layer.called)
+
+    @property
+    def graph(self) -> Graph:
+        """The data-flow graph: a node per row, edges as values flow, joins where values meet (``graph.py``)."""
+        from .graph import data_flow_graph
+
+        return data_flow_graph(self)
 
     def with_convention(self, convention: str) -> Report:
         """The same counts under another FLOP convention."""

@@ -1,0 +1,68 @@
+"""``cnnstat graph``: the traced data-flow diagram, laid out by Graphviz, shaded by a figure's share."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import CnnstatError
+from .app import (
+    DEFAULT_CONVENTION_NAME,
+    DEFAULT_OPTIMIZER_NAME,
+    BatchOpt,
+    ConventionOpt,
+    InputOpt,
+    ModelArg,
+    OptimizerOpt,
+    TimeoutOpt,
+    TrainModeOpt,
+    app,
+    checked_while_parsing,
+    user_errors,
+)
+from .count import DepthOpt, report_for
+from .output import stderr_console
+
+ColorOpt = Annotated[
+    str, typer.Option("--color", help="Shade nodes by their share of this figure: macs, flops, params, activation_bytes …")
+]
+
+
+def _check_out(path: Path) -> None:
+    from ..atomic import check_file_writable
+    from ..report.diagram import FORMATS
+
+    if path.suffix.lstrip(".").lower() not in FORMATS:
+        raise CnnstatError(f"{path}: name a .{', .'.join(FORMATS)} file")
+    check_file_writable(path)
+
+
+@app.command()
+@user_errors
+def graph(
+    model: ModelArg,
+    out: Annotated[Path, typer.Option("--out", "-o", callback=checked_while_parsing(_check_out),
+                                      help="The file to write: .svg, .png, .pdf, or .dot (Graphviz source).")],
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    depth: DepthOpt = None,
+    color: ColorOpt = "macs",
+    convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
+    optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
+    train: TrainModeOpt = False,
+    timeout: TimeoutOpt = None,
+) -> None:  # fmt: skip
+    """The data-flow diagram: a node per layer call (or module at --depth), joins where values meet, shaded by cost."""
+    from ..atomic import atomic_path
+    from ..report.diagram import check_figure, diagram, render_bytes
+
+    check_figure(color)  # before the counting, not after
+    err = stderr_console()
+    with err.status(f"counting {model}…"):
+        report = report_for(model, input, batch, convention, optimizer, timeout, train)
+    content = render_bytes(diagram(report, depth=depth, figure=color), out.suffix.lstrip(".").lower())
+    with atomic_path(out) as temporary:
+        temporary.write_bytes(content)
+    err.print(f"wrote {out}")

@@ -1,0 +1,64 @@
+"""``cnnstat report``: one self-contained HTML file of one model's costs, or several models compared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ..errors import CnnstatError
+from .app import (
+    DEFAULT_CONVENTION_NAME,
+    DEFAULT_OPTIMIZER_NAME,
+    BatchOpt,
+    ConventionOpt,
+    InputOpt,
+    OptimizerOpt,
+    TimeoutOpt,
+    TrainModeOpt,
+    app,
+    checked_while_parsing,
+    user_errors,
+)
+from .count import DepthOpt, report_for
+from .graph import ColorOpt
+from .output import stderr_console
+
+
+def _check_out(path: Path) -> None:
+    from ..atomic import check_file_writable
+
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise CnnstatError(f"{path}: name a .html file")
+    check_file_writable(path)
+
+
+@app.command()
+@user_errors
+def report(
+    models: Annotated[list[str], typer.Argument(help="One model, or several to compare (names as for summary).")],
+    out: Annotated[Path, typer.Option("--out", "-o", callback=checked_while_parsing(_check_out),
+                                      help="The .html file to write: one file, no network needed to open it.")],
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    depth: DepthOpt = None,
+    color: ColorOpt = "macs",
+    convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
+    optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
+    train: TrainModeOpt = False,
+    timeout: TimeoutOpt = None,
+) -> None:  # fmt: skip
+    """An offline HTML report: totals, the data-flow diagram, sortable layer table, cost charts (--depth groups the diagram)."""
+    from ..atomic import write_atomically
+    from ..report.diagram import check_figure
+    from ..report.html import html_report
+
+    check_figure(color)
+    err = stderr_console()
+    reports = []
+    for name in models:
+        with err.status(f"counting {name}…"):
+            reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
+    write_atomically(out, html_report(reports, depth=depth, figure=color))
+    err.print(f"wrote {out}")
