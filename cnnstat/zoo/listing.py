@@ -9,20 +9,20 @@ from ..errors import CnnstatError
 from .sources import ModelSource, sources
 
 
-def listed_sources(include: Iterable[str] = ()) -> list[ModelSource]:
-    """The sources listed by default, and those named in ``include``, in claiming order."""
+def listed_sources(include: Iterable[str] = (), pattern: str = "") -> list[ModelSource]:
+    """The sources listed by default, those named in ``include`` and any that claims ``pattern`` (``timm:res*``)."""
     wanted = set(include)
     unknown = wanted - {source.name for source in sources()}
     if unknown:
         known = ", ".join(source.name for source in sources())
         raise CnnstatError(f"unknown model source {', '.join(sorted(unknown))}; choose from {known}")
-    return [source for source in sources() if source.listed_by_default or source.name in wanted]
+    return [source for source in sources() if source.listed_by_default or source.name in wanted or source.claims(pattern)]
 
 
 def model_names(pattern: str = "*", include: Iterable[str] = ()) -> list[str]:
     """Names matching a shell wildcard, each once, from the sources listed."""
     names: dict[str, None] = {}
-    for source in listed_sources(include):
+    for source in listed_sources(include, pattern):
         names.update(dict.fromkeys(source.list(pattern)))
     return list(names)
 
@@ -30,7 +30,7 @@ def model_names(pattern: str = "*", include: Iterable[str] = ()) -> list[str]:
 def model_rows(pattern: str = "*", include: Iterable[str] = ()) -> list[dict[str, Any]]:
     """One dict per model: name, aliases, family, source, input, parameters (counted on meta), published figures."""
     rows: dict[str, dict[str, Any]] = {}
-    for source in listed_sources(include):
+    for source in listed_sources(include, pattern):
         for name in source.list(pattern):
             if name not in rows:  # a name two sources know is shown as the first describes it
                 rows[name] = source.describe(name)

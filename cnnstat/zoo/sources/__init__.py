@@ -4,7 +4,9 @@ Importing a source's module registers it; the order below is the order in which 
 A new kind of name (timm, a Hugging Face config, ``.pt2``, ``.onnx``) is one new module here.
 """
 
-from . import zoo, user_code, torchvision  # noqa: F401,I001  (claiming order: zoo, file, import path, torchvision)
+# claiming order: zoo, then the prefixed and suffixed names (timm:, hf:, .pt2, .onnx) before file and import
+# path, which would take any name with a colon, then torchvision
+from . import zoo, timm, huggingface, exported, onnx_file, user_code, torchvision  # noqa: F401,I001
 from .base import ModelSource, ResolvedModel, get_source, register_source, source_for, sources, suggest
 
 __all__ = ["ModelSource", "ResolvedModel", "get_source", "register_source", "source_for", "sources", "suggest"]
