@@ -28,6 +28,7 @@ class Measures:
     ``backward_macs``: MACs of the gradients the backward pass computes: with respect to the
     input where it needs one, and to the weights where they are trainable.
     ``activation_bytes``: bytes of the non-parameter tensors autograd keeps for backward, each storage once.
+    ``bytes``: bytes the forward ops read (inputs, weights) and write (outputs), each tensor once per op; views move none.
     ``formula``: the closed form with its numbers filled in, for ``--explain``: its value is
     ``formula_connections`` where there are neurons, else ``elementwise``.
     ``uncounted``: aten ops no counter knows; never counted as zero without saying so.
@@ -40,6 +41,7 @@ class Measures:
     neurons: int = measure("Neurons")
     backward_macs: int = measure("Backward MACs")
     activation_bytes: int = measure("Activations", unit="bytes")
+    bytes: int = measure("Bytes moved", unit="bytes")
     formula: str = measure("Formula", unit="text", aggregate="none", default="")
     uncounted: tuple[str, ...] = measure("uncounted", unit="names", aggregate="merge", default=())
 

@@ -8,12 +8,13 @@ reported as uncounted, never silently zero.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from .measures import Measures
 from .records import OpRecord, TensorMeta
 
 OpCounter = Callable[[OpRecord], Measures]
+ByteCounter = Callable[[OpRecord], int]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,3 +285,40 @@ def count_per_output_element(op: OpRecord) -> Measures:
 def count_fold(op: OpRecord) -> Measures:
     """Folding patches back adds every patch element into its place: one addition per input element."""
     return Measures(elementwise=op.tensor("self").numel)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bytes moved
+# ---------------------------------------------------------------------------------------------
+
+
+def count_bytes(op: OpRecord) -> int:
+    """Bytes an op reads and writes: each tensor it reads once, each it writes once, at its dtype's size.
+
+    A tensor read twice (``x * x``) is one read; an in-place op reads its tensor and writes it back.
+    """
+    return _distinct_bytes(op.input_tensors()) + _distinct_bytes(op.outputs)
+
+
+def count_no_bytes(op: OpRecord) -> int:
+    """A view: a new shape over the same storage, no data read or written."""
+    return 0
+
+
+def _distinct_bytes(tensors: Iterable[TensorMeta]) -> int:
+    """Bytes of ``tensors``, each data-flow value once (a tensor without one, each time it appears)."""
+    seen: set[int] = set()
+    total = 0
+    for tensor in tensors:
+        if tensor.value is not None and tensor.value in seen:
+            continue
+        if tensor.value is not None:
+            seen.add(tensor.value)
+        total += tensor.nbytes
+    return total
+
+
+def count_batch_norm_bytes(op: OpRecord) -> int:
+    """Batch norm writes its statistics only when it computes them: in eval its kernels return them empty (meta sizes them)."""
+    written = op.outputs if op.get("training", False) else op.outputs[:1]
+    return _distinct_bytes(op.input_tensors()) + _distinct_bytes(written)

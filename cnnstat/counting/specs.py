@@ -14,7 +14,7 @@ does not describe.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from . import ops
@@ -53,6 +53,7 @@ class OpSpec:
     footprint: rf.Rule
     fvcore: FvcoreHandle | None = None  # fvcore's default handle; None: fvcore counts nothing for it
     bias: str | None = None  # the argument holding a bias added per output element, which fvcore and torch skip
+    moves: ops.ByteCounter = ops.count_bytes  # the bytes it reads and writes; views move none
 
 
 SPECS: Registry[str, OpSpec] = Registry("op spec")
@@ -70,8 +71,9 @@ def spec_of(op_name: str) -> OpSpec | None:
     return SPECS.get(op_name)
 
 
+NO_BYTES = ops.count_no_bytes
 _POINTWISE = OpSpec((), OpKind.ELEMENTWISE, ops.count_per_output_element, rf.elementwise)
-_VIEW = OpSpec((), OpKind.VIEW, ops.count_nothing, rf.unfollowed("is a view with no receptive-field rule"))
+_VIEW = OpSpec((), OpKind.VIEW, ops.count_nothing, rf.unfollowed("is a view with no receptive-field rule"), moves=NO_BYTES)
 
 
 def spec_for(op: OpRecord) -> OpSpec | None:
@@ -87,7 +89,7 @@ def spec_for(op: OpRecord) -> OpSpec | None:
 def count_op(op: OpRecord) -> Measures:
     """The measures of one aten op, as its spec counts them; an op without a spec is uncounted."""
     spec = spec_for(op)
-    return spec.count(op) if spec is not None else Measures(uncounted=(op.op,))
+    return replace(spec.count(op), bytes=spec.moves(op)) if spec is not None else Measures(uncounted=(op.op,))
 
 
 def footprint_rule(op: OpRecord) -> rf.Rule:
@@ -156,7 +158,7 @@ register(OpSpec(("sum", "amax", "amin", "prod", "var", "std", "var_mean", "std_m
                  "logsumexp", "norm", "linalg_vector_norm", "all", "any"), K.REDUCTION, ops.count_reduction, rf.reduction))  # fmt: skip
 
 register(OpSpec(("native_batch_norm", "_native_batch_norm_legit", "_native_batch_norm_legit_no_training"),
-                K.NORMALISATION, ops.count_batch_norm, rf.batch_norm, _batch_norm))  # fmt: skip
+                K.NORMALISATION, ops.count_batch_norm, rf.batch_norm, _batch_norm, moves=ops.count_batch_norm_bytes))  # fmt: skip
 register(OpSpec(("native_layer_norm",), K.NORMALISATION, ops.count_layer_norm, rf.layer_norm, _layer_or_group_norm))
 register(OpSpec(("native_group_norm",), K.NORMALISATION, ops.count_layer_norm, rf.group_norm, _layer_or_group_norm))
 register(OpSpec(("_softmax", "_safe_softmax", "_log_softmax", "softmax", "log_softmax"), K.SOFTMAX, ops.count_softmax,
@@ -184,15 +186,19 @@ register(OpSpec(("tril", "triu"), K.DATA_MOVEMENT, ops.count_nothing, rf.element
 
 # views and copies a footprint follows
 register(OpSpec(("view", "_unsafe_view", "reshape", "_reshape_alias", "unsqueeze", "squeeze", "flatten", "unflatten",
-                 "unsqueeze_", "squeeze_"), K.VIEW, ops.count_nothing, rf.reshaping))  # fmt: skip
-register(OpSpec(("alias", "detach", "detach_", "lift_fresh", "clone", "contiguous", "_to_copy", "native_dropout",
-                 "dropout"), K.DATA_MOVEMENT, ops.count_nothing, rf.identity))  # fmt: skip
+                 "unsqueeze_", "squeeze_"), K.VIEW, ops.count_nothing, rf.reshaping, moves=NO_BYTES))  # fmt: skip
+register(OpSpec(("alias", "detach", "detach_", "lift_fresh"), K.VIEW, ops.count_nothing, rf.identity, moves=NO_BYTES))
+register(OpSpec(("clone", "contiguous", "_to_copy", "native_dropout", "dropout"), K.DATA_MOVEMENT, ops.count_nothing,
+                rf.identity))  # fmt: skip
 register(OpSpec(("copy_",), K.DATA_MOVEMENT, ops.count_nothing, rf.copy))
-register(OpSpec(("expand", "expand_copy"), K.VIEW, ops.count_nothing, rf.expanding))
-register(OpSpec(("permute", "transpose", "t", "swapaxes", "transpose_", "t_"), K.VIEW, ops.count_nothing, rf.permuting))
-register(OpSpec(("slice", "select", "narrow"), K.VIEW, ops.count_nothing, rf.slicing))
-register(OpSpec(("split", "split_with_sizes", "unbind", "chunk", "unsafe_split", "unsafe_chunk", "split_with_sizes_copy"),
-                K.VIEW, ops.count_nothing, rf.splitting))  # fmt: skip
+register(OpSpec(("expand",), K.VIEW, ops.count_nothing, rf.expanding, moves=NO_BYTES))
+register(OpSpec(("expand_copy",), K.VIEW, ops.count_nothing, rf.expanding))  # a copy: it writes what it expands
+register(OpSpec(("permute", "transpose", "t", "swapaxes", "transpose_", "t_"), K.VIEW, ops.count_nothing, rf.permuting,
+                moves=NO_BYTES))  # fmt: skip
+register(OpSpec(("slice", "select", "narrow"), K.VIEW, ops.count_nothing, rf.slicing, moves=NO_BYTES))
+register(OpSpec(("split", "split_with_sizes", "unbind", "chunk", "unsafe_split", "unsafe_chunk"),
+                K.VIEW, ops.count_nothing, rf.splitting, moves=NO_BYTES))  # fmt: skip
+register(OpSpec(("split_with_sizes_copy",), K.VIEW, ops.count_nothing, rf.splitting))  # a copy: it writes its parts
 register(OpSpec(("cat",), K.DATA_MOVEMENT, ops.count_nothing, rf.concatenation))
 register(OpSpec(("stack",), K.DATA_MOVEMENT, ops.count_nothing, rf.stacking))
 register(OpSpec(("constant_pad_nd", "reflection_pad1d", "reflection_pad2d", "reflection_pad3d", "replication_pad1d",
