@@ -51,7 +51,7 @@ def test_json_is_one_object_with_the_documented_fields(cli):
     assert document["totals"]["trainable_params"] == 60_000
     assert document["totals"]["connections"] == 340_908
     figures = {"params", "trainable_params", "param_bytes", "macs", "elementwise", "connections", "formula_connections",
-               "neurons", "backward_macs", "activation_bytes", "flops", "training_bytes"}  # fmt: skip
+               "neurons", "backward_macs", "activation_bytes", "bytes", "flops", "training_bytes"}  # fmt: skip
     assert set(document["totals"]) == figures
     first = document["layers"][0]
     assert set(first) >= figures | {"name", "type", "input_shape", "output_shape", "receptive_field", "effective_stride"}
