@@ -169,6 +169,8 @@ def flops(
 def models(
     pattern: Annotated[str, typer.Argument(help="Shell wildcard, e.g. 'res*'.")] = "*",
     torchvision: Annotated[bool, typer.Option("--torchvision", help="Also list every torchvision model, by family.")] = False,
+    source: Annotated[list[str] | None, typer.Option(
+        "--source", help="Also list this source's models: timm, hf, torchvision, zoo (repeatable).")] = None,
     format: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
@@ -178,7 +180,7 @@ def models(
     from .output import table
 
     with counting_shortcuts():  # the models are built on meta and dropped here
-        rows = model_rows(pattern, ["torchvision"] if torchvision else [])
+        rows = model_rows(pattern, [*(source or []), *(["torchvision"] if torchvision else [])])
     if not rows:
         raise CnnstatError(f"no model matches {pattern!r}")
     table_rows = [

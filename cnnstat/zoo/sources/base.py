@@ -52,6 +52,7 @@ class ModelSource:
 
     name: str = ""
     listed_by_default = True  # `cnnstat models` shows its names without being asked for this source
+    unavailable_references: dict[str, str] = {}  # `cnnstat check` references that cannot run on its models, and why
 
     def claims(self, name: str) -> bool:
         raise NotImplementedError

@@ -6,6 +6,7 @@ configuration names (a tagged name such as ``resnet50.a1_in1k`` picks that tag's
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from types import ModuleType
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from ...counting.inputs import specs_from_sizes
 from ...counting.records import format_shape
 from ...errors import ModelLoadError, UnknownModelError
-from .base import ModelSource, ResolvedModel, register_source, suggest
+from .base import ModelSource, ResolvedModel, register_source
 from .extras import optional_import
 
 PREFIXES = ("timm:", "timm/")
@@ -41,7 +42,9 @@ class TimmSource(ModelSource):
         timm = _timm()
         wanted = timm_name(name)
         if not timm.is_model(wanted):
-            raise UnknownModelError(f"timm has no model {wanted!r}{suggest(name)}")
+            close = difflib.get_close_matches(wanted, timm.list_models(), n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else "; `cnnstat models 'timm:*'` lists them"
+            raise UnknownModelError(f"timm has no model {wanted!r}{hint}")
         try:
             model = timm.create_model(wanted, pretrained=False)
         except Exception as error:  # an architecture that cannot be built here: say which and why
@@ -59,7 +62,7 @@ class TimmSource(ModelSource):
 
         resolved = resolve_model(name)
         return {
-            "name": name, "aliases": [], "family": "timm", "source": self.name,
+            "name": name, "aliases": [], "family": "classification", "source": self.name,
             "input": format_shape(resolved.input_size) if resolved.input_size else "",
             "params": sum(p.numel() for p in resolved.module.parameters()),
             "published": [],  # timm's results tables are not part of the installed package
