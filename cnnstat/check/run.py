@@ -13,6 +13,7 @@ from ..counting.report import Report, count_trace
 from ..counting.trace import trace
 from ..errors import CnnstatError, InputShapeError
 from ..zoo import ModelEntry, resolve_model
+from ..zoo.sources import get_source
 from .backward import check_torch_backward
 from .comparison import ModelCheck
 from .references import check_fvcore, check_paper, check_torch, check_torchvision, torchvision_gflops_not_compared
@@ -26,12 +27,16 @@ def check_model(name: str, inputs: Sequence[InputSpec] = (), against: Sequence[s
     if unknown:
         raise CnnstatError(f"unknown reference {', '.join(sorted(unknown))}; choose from {', '.join(REFERENCES)}")
     meta = resolve_model(name)
+    source = get_source(meta.source)
+    cannot = {ref: why for ref, why in (source.unavailable_references if source else {}).items() if ref in against}
+    against = [reference for reference in against if reference not in cannot]
     specs = fit_to_defaults(list(inputs), meta.inputs) if inputs else list(meta.inputs or [])
     if not specs:
         raise InputShapeError(f"{name} has no default input; give its shape with --input")
     args, kwargs = meta_inputs(specs, 1)
     report = count_trace(trace(meta.module, args, kwargs), name=meta.name)  # one trace for every ledger
     result = ModelCheck(meta.name, report.input_shape, report)
+    result.unavailable.update(cannot)
     real = None
     if {"fvcore", "torch"} & set(against):
         too_big = _too_big_to_build(meta.module)
