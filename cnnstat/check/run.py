@@ -1,8 +1,9 @@
-"""``check_model``: one model, one trace, every reference asked for."""
+"""``check_model``: one model, one trace, every reference asked for; ``guard_model`` adds its snapshot and budgets."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -15,8 +16,11 @@ from ..errors import CnnstatError, InputShapeError
 from ..zoo import ModelEntry, resolve_model
 from ..zoo.sources import get_source
 from .backward import check_torch_backward
+from .budgets import Budget, breaches
 from .comparison import ModelCheck
+from .identity import model_identity
 from .references import check_fvcore, check_paper, check_torch, check_torchvision, torchvision_gflops_not_compared
+from .snapshot import SnapshotResult, compare_snapshot
 
 REFERENCES = ("fvcore", "torch", "torchvision", "paper")
 
@@ -101,3 +105,35 @@ def _too_big_to_build(meta_module: torch.nn.Module) -> str:
     if available is not None and weights > available // 2:
         return f"its {weights / 2**30:,.1f} GiB of weights need a real copy, and {available / 2**30:,.1f} GiB are free"
     return ""
+
+
+def ci_frozen(environ: Mapping[str, str]) -> bool:
+    """Whether ``CI`` is set (GitHub, GitLab and most others set ``CI=true``): there a missing snapshot is an error."""
+    return environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+@dataclass(frozen=True)
+class GuardResult:
+    """One model's check, its snapshot comparison and the budgets it breaks."""
+
+    check: ModelCheck
+    key: str
+    snapshot: SnapshotResult | None
+    breaches: tuple[str, ...]
+
+    @property
+    def failed(self) -> bool:
+        return not self.check.ok or bool(self.breaches) or (self.snapshot is not None and self.snapshot.failed)
+
+
+def guard_model(name: str, inputs: Sequence[InputSpec], against: Sequence[str], *, snapshots: Path | None = None,
+                update: bool = False, frozen: bool = False, budgets: Sequence[Budget] = ()) -> GuardResult:  # fmt: skip
+    """``check_model``, then the snapshot under the model's identity and the budgets against its totals."""
+    result = check_model(name, inputs, against)
+    key = model_identity(name, result.model)
+    result.model = key  # shown as the snapshot knows it: a file relative to its project, wherever cnnstat runs
+    snap = None
+    if snapshots is not None:
+        snap = compare_snapshot(result.report, snapshots, update, key=key, frozen=frozen)
+    stored = None if snap is None or snap.status == "updated" else snap.stored
+    return GuardResult(result, key, snap, tuple(breaches(result.report, list(budgets), stored)))

@@ -18,11 +18,10 @@ from typing import Any
 from ..atomic import write_atomically
 from ..counting.columns import ROW_COLUMNS, Source, Unit
 from ..counting.conventions import CONVENTIONS
-from ..counting.records import format_shape
 from ..counting.report import Report
 from ..errors import CnnstatError
 from ..formats import check_format
-from .comparison import call_keys
+from .diff import SnapshotDiff, diff_documents
 
 FORMAT = 2  # 1: cnnstat 0.1 (fvcore and lenet FLOPs as their own fields)
 _STORED = tuple(column for column in ROW_COLUMNS if column.stored)
@@ -34,19 +33,33 @@ class SnapshotError(CnnstatError):
     """A snapshot file that cannot be read as one."""
 
 
+#: How a snapshot is written on purpose: in CI (``CI`` set) or with ``--frozen`` nothing else writes one.
+UPDATE_HINT = "--update-snapshot"
+
+
 @dataclass(frozen=True)
 class SnapshotResult:
     """What comparing a report with its snapshot found."""
 
     path: Path
-    status: str  # "written", "updated", "unchanged" or "changed"
+    status: str  # "written", "updated", "unchanged", "changed" or "missing" (frozen: not written)
     differences: tuple[str, ...] = ()
     new_fields: tuple[str, ...] = ()  # measured now, not in the stored snapshot: not compared
+    diff: SnapshotDiff | None = None
+    stored: dict[str, Any] | None = None  # the snapshot as it was read, for budgets' "grew most"
+
+    @property
+    def failed(self) -> bool:
+        """A change not asked for, or a snapshot missing where none may be written."""
+        return self.status in ("changed", "missing")
 
 
-def snapshot_path(directory: Path, report: Report) -> Path:
-    """``DIR/<model>@<C>x<H>x<W>.json``; several inputs are joined with ``+``; a batch other than 1 is kept."""
-    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", report.model).strip("_")
+def snapshot_path(directory: Path, report: Report, key: str | None = None) -> Path:
+    """``DIR/<key>@<C>x<H>x<W>.json``; several inputs are joined with ``+``; a batch other than 1 is kept.
+
+    ``key`` is the model's identity (``check/identity.py``), by default the report's model name.
+    """
+    model = re.sub(r"[^A-Za-z0-9_.-]+", "_", key or report.model).strip("_")
     size = "+".join("x".join(str(d) for d in meta.shape[1:]) or "scalar" for _, meta in report.inputs)
     batch = f"-b{report.input_shape[0]}" if report.input_shape and report.input_shape[0] != 1 else ""
     return directory / f"{model}@{size}{batch}.json"
@@ -117,51 +130,15 @@ def _layer_problem(layer: dict[str, Any]) -> str | None:
     return None
 
 
-def _keys(layers: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    return call_keys(layer["name"] for layer in layers)
-
-
-def _flatten(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row with its FLOPs per convention as fields of their own: ``flops[lenet]``."""
-    flat = {key: value for key, value in row.items() if key != "flops"}
-    flat.update({f"flops[{name}]": value for name, value in row.get("flops", {}).items()})
-    return flat
-
-
-def diff_snapshots(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(differences as "layer L: field old → new", fields measured now that the old snapshot does not have)."""
-    old_rows = {key: _flatten(row) for key, row in zip(_keys(old["layers"]), old["layers"], strict=True)}
-    new_rows = {key: _flatten(row) for key, row in zip(_keys(new["layers"]), new["layers"], strict=True)}
-    differences, new_fields = [], set()
-    for key, row in new_rows.items():
-        label = key[0] if key[1] == 1 else f"{key[0]} (call {key[1]})"
-        if key not in old_rows:
-            differences.append(f"layer {label}: added ({row['type']})")
-            continue
-        stored = old_rows[key]
-        for name, after in row.items():
-            if name not in stored:
-                new_fields.add(name)
-            elif stored[name] != after:
-                differences.append(f"layer {label}: {name} {_show(stored[name])} → {_show(after)}")
-    for key, row in old_rows.items():
-        if key not in new_rows:
-            differences.append(f"layer {key[0]}: removed ({row['type']})")
-    return differences, sorted(new_fields)
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, list):
-        return format_shape(tuple(value))
-    return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
-
-
-def compare_snapshot(report: Report, directory: Path, update: bool = False) -> SnapshotResult:
-    """Write the snapshot the first time; afterwards compare (or, with ``update``, rewrite)."""
-    path = snapshot_path(directory, report)
-    document = snapshot_document(report)
+def compare_snapshot(report: Report, directory: Path, update: bool = False, *, key: str | None = None,
+                     frozen: bool = False) -> SnapshotResult:  # fmt: skip
+    """Write the snapshot the first time (unless ``frozen``: then it is missing); afterwards compare, or with ``update`` rewrite."""
+    path = snapshot_path(directory, report, key)
+    document = {**snapshot_document(report), "model": key or report.model}  # the same file from any folder
     text = json.dumps(document, indent=1) + "\n"
     if not path.exists():
+        if frozen and not update:
+            return SnapshotResult(path, "missing", (f"no snapshot {path}: create it with {UPDATE_HINT} and commit it",))
         write_atomically(path, text)
         return SnapshotResult(path, "written")
     try:
@@ -172,8 +149,9 @@ def compare_snapshot(report: Report, directory: Path, update: bool = False) -> S
         # --update-snapshot is the way out that the error names, so a broken old file must not block it
         write_atomically(path, text)
         return SnapshotResult(path, "updated", ("replaced a file that could not be read as a snapshot",))
-    differences, new_fields = diff_snapshots(stored, document)
+    diff = diff_documents(stored, document)
+    differences, new_fields = tuple(diff.lines()), diff.new_fields
     if update and (differences or new_fields):
         write_atomically(path, text)
-        return SnapshotResult(path, "updated", tuple(differences), tuple(new_fields))
-    return SnapshotResult(path, "changed" if differences else "unchanged", tuple(differences), tuple(new_fields))
+        return SnapshotResult(path, "updated", differences, new_fields, diff, stored)
+    return SnapshotResult(path, "changed" if differences else "unchanged", differences, new_fields, diff, stored)

@@ -1,0 +1,185 @@
+"""The CI guard end to end on tests/sample_project: snapshots keyed by identity, CI freezing, budgets, diff, CI files.
+
+Expected figures are worked by hand from the layer formulas (a k×k convolution from C to C' channels has
+C'·C·k² + C' parameters and H·W·C'·C·k² MACs), never taken from cnnstat's own output.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from cnnstat.cli import app
+
+REPO = Path(__file__).parent.parent
+SAMPLE = Path(__file__).parent / "sample_project"
+SNAPSHOT = "models_nets.py_build@3x32x32.json"
+BUILD = ("models/nets.py:build", "--input", "3x32x32", "--against", "none")
+
+# sample_project's build() at 3×32×32, by hand: conv1 3→16 3×3 at 32×32, pool, conv2 16→32 3×3 at 16×16, fc 32→10
+CONV1_PARAMS = 16 * 3 * 9 + 16  # 448
+CONV1_PARAMS_K5 = 16 * 3 * 25 + 16  # 1,216 once the kernel is 5×5
+MACS = 32 * 32 * 16 * 3 * 9 + 16 * 16 * 32 * 16 * 9 + 32 * 10  # 1,622,336
+
+
+def run(*args: str, ci: bool = False):
+    """The CLI in-process, with CI set or unset as asked (the machine's own CI variable must not leak in)."""
+    env = {"COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", "CI": "1" if ci else None}
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> Path:
+    """A copy of the sample project (its parent folder a plain one), as the working folder."""
+    copy = tmp_path / "work" / "sample_project"
+    shutil.copytree(SAMPLE, copy)
+    monkeypatch.chdir(copy)
+    return copy
+
+
+def _edit_kernel(project: Path, size: int) -> None:
+    nets = project / "models" / "nets.py"
+    nets.write_text(nets.read_text().replace("KERNEL = 3", f"KERNEL = {size}"))
+
+
+def test_the_committed_snapshot_passes_in_ci_from_the_table(project):
+    result = run("check", ci=True)
+    assert result.exit_code == 0, result.output
+    assert f"snapshot snapshots/{SNAPSHOT}: unchanged" in result.output
+
+
+def test_an_edited_kernel_fails_check_with_a_per_layer_diff(project):
+    _edit_kernel(project, 5)
+    result = run("check", ci=True)
+    assert result.exit_code == 1
+    assert "differs" in result.output
+    assert f"layer conv1: params {CONV1_PARAMS:,} → {CONV1_PARAMS_K5:,}" in result.output
+    assert "layer conv1: receptive_field 3×3 → 5×5" in result.output
+
+
+def test_the_parent_folder_finds_the_same_snapshot(project, monkeypatch):
+    before = sorted(p.name for p in (project / "snapshots").iterdir())
+    inside = run("check", *BUILD, "--snapshot", "snapshots", ci=True)
+    assert inside.exit_code == 0 and f"snapshots/{SNAPSHOT}: unchanged" in inside.output, inside.output
+    monkeypatch.chdir(project.parent)
+    spec = "sample_project/models/nets.py:build"
+    outside = run("check", spec, "--input", "3x32x32", "--against", "none", "--snapshot", "sample_project/snapshots", ci=True)
+    assert outside.exit_code == 0, outside.output
+    assert f"sample_project/snapshots/{SNAPSHOT}: unchanged" in outside.output
+    _edit_kernel(project, 5)  # and from there a change is still caught
+    changed = run("check", spec, "--input", "3x32x32", "--against", "none", "--snapshot", "sample_project/snapshots", ci=True)
+    assert changed.exit_code == 1 and f"layer conv1: params {CONV1_PARAMS:,} → {CONV1_PARAMS_K5:,}" in changed.output
+    assert sorted(p.name for p in (project / "snapshots").iterdir()) == before  # nothing written under another name
+
+
+def test_a_new_model_without_a_snapshot_fails_in_ci_until_written(project):
+    args = ("check", "models/nets.py:wide", "--input", "3x32x32", "--against", "none", "--snapshot", "snapshots")
+    expected = project / "snapshots" / "models_nets.py_wide@3x32x32.json"
+    missing = run(*args, ci=True)
+    assert missing.exit_code == 1
+    assert "no snapshot snapshots/models_nets.py_wide@3x32x32.json" in missing.output
+    assert "--update-snapshot" in missing.output and not expected.exists()
+    assert run(*args, "--frozen").exit_code == 1 and not expected.exists()  # --frozen without CI does the same
+    assert run(*args, "--update-snapshot", ci=True).exit_code == 0 and expected.exists()
+    again = run(*args, ci=True)
+    assert again.exit_code == 0 and "unchanged" in again.output
+
+
+def test_a_budget_breach_names_the_figure_its_budget_and_the_costliest_layers(project):
+    result = run("check", *BUILD, "--budget", "macs<=1M", "--budget", "params<=50k")
+    assert result.exit_code == 1
+    assert f"macs = {MACS:,} (1.62 M) breaks the budget macs<=1M; costliest layers: conv2" in result.output
+    assert "params" not in result.output.split("budget:")[-1].split(";")[0].replace("macs", "")  # the params budget holds
+    assert run("check", *BUILD, "--budget", f"macs<={MACS}").exit_code == 0  # <= holds at the figure, < does not
+    assert run("check", *BUILD, "--budget", f"macs<{MACS}").exit_code == 1
+    assert run("check", *BUILD, "--budget", "activation_bytes<=1MiB", "--budget", "macs>=1.6M").exit_code == 0
+
+
+def test_a_budget_against_the_snapshot_names_the_layers_that_grew_most(project):
+    _edit_kernel(project, 5)
+    result = run("check")  # the table's budget macs<=3M, now broken
+    conv2 = 16 * 16 * 32 * 16 * (25 - 9)  # H·W·C'·C·(k² − 9): 2,097,152 more MACs
+    conv1 = 32 * 32 * 16 * 3 * (25 - 9)  # 786,432 more
+    assert result.exit_code == 1
+    assert f"grew most against the snapshot: conv2 +{conv2 / 1e6:.3g} M, conv1 +{conv1 / 1e3:.3g} k" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("mac<=1M", "'mac' is not a summed figure"),
+        ("macs<=1Q", "cannot read '1Q' as a number with a suffix"),
+        ("macs=1M", "expected COLUMN OP NUMBER[SUFFIX]"),
+    ],
+)
+def test_a_bad_budget_is_one_line(project, text, message):
+    result = run("check", *BUILD, "--budget", text)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('snapshot = "snapshots"', "unknown key 'snapshot'"),
+        ('[[tool.cnnstat.models]]\nmodel = "models/nets.py:build"\ninput = "3x32x32"', "models[0].input must be a list of strings"),
+        ('budgets = ["flops<=many"]', "budgets: budget 'flops<=many'"),
+    ],
+)
+def test_a_bad_table_gets_one_line_naming_the_key(project, table, message):
+    (project / "pyproject.toml").write_text(f"[tool.cnnstat]\n{table}\n")
+    result = run("check")
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_check_of_several_models_ends_with_one_summary_line(project):
+    result = run("check", "models/nets.py:build", "models/nets.py:wide", "--input", "3x32x32", "--against", "torch")
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("2 models: 0 failed · ") and "mismatches" in last and "snapshot changes" in last
+
+
+def test_diff_of_two_snapshots_is_a_markdown_comment(project):
+    old = project.parent / "old.json"
+    shutil.copy(project / "snapshots" / SNAPSHOT, old)
+    _edit_kernel(project, 5)
+    run("check", *BUILD, "--snapshot", "snapshots", "--update-snapshot")
+    result = run("diff", str(old), f"snapshots/{SNAPSHOT}", "-f", "markdown")
+    assert result.exit_code == 0, result.output
+    text = result.output
+    params_after = CONV1_PARAMS_K5 + (32 * 16 * 25 + 32) + (32 * 10 + 10)
+    params_before = CONV1_PARAMS + (32 * 16 * 9 + 32) + (32 * 10 + 10)
+    assert text.startswith(f"### cnnstat diff: old.json → {SNAPSHOT}")
+    change = 100 * (params_after - params_before) / params_before
+    assert f"| Params | {params_before:,} | {params_after:,} | {change:+.1f}% |" in text
+    assert text.index("| Total |") < text.index("| Layer |")  # totals first
+    assert "| fc | Linear |" in text and "Params" not in text.split("| fc | Linear |")[1].split("\n")[0]  # fc: only its RF
+    same = run("diff", str(old), str(old), "-f", "markdown")
+    assert "No change." in same.output
+
+
+def _commands() -> list[str]:
+    hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+    workflow = yaml.safe_load((REPO / "docs" / "examples" / "cnnstat-check.yml").read_text())
+    steps = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "cnnstat" in step.get("run", "")]
+    return [hook["entry"] for hook in hooks] + [step for step in steps if not step.startswith("pip ")]
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_the_ci_files_commands_pass_on_the_sample_project_and_fail_on_a_change(project, command):
+    words = shlex.split(command)
+    assert words[0] == "cnnstat"
+    argv = [sys.executable, "-m", "cnnstat", *words[1:]]
+    env = {"PATH": str(Path(sys.executable).parent), "CI": "true", "COLUMNS": "200"}
+    passed = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    _edit_kernel(project, 5)
+    failed = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    assert failed.returncode == 1 and "layer conv1: params" in failed.stdout
