@@ -1,0 +1,227 @@
+"""The machine's peaks, measured: compute per dtype from large kernels, bandwidth as a curve over working-set sizes.
+
+Compute: the best GFLOP/s of a few large matrix products and convolutions in each dtype the device runs
+fast. Bandwidth: copy (``b = a``) and triad (``a = b + 2·c``) through torch at working sets from
+L1-sized to several times the last-level cache, so a layer whose tensors fit in a cache is held to
+that cache's bandwidth (the cache-aware roofline of Ilic et al., 2014). Each figure is the best of
+several timed blocks: a peak is what the machine can do, not what it did on average. Cached per
+machine, device, threads and torch version in the user's cache folder.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ..atomic import write_atomically
+from ..benchmark.peak import device_name
+from ..devices import DeviceSetup, cpu_has_native_bf16
+
+CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
+CUDA_WORKING_SETS = tuple(2**k for k in range(16, 31, 2))  # 64 KiB … 1 GiB
+
+
+@dataclass(frozen=True)
+class ComputePeak:
+    """The best rate of one dtype and the kernel that reached it."""
+
+    dtype: str
+    gflops: float
+    kernel: str
+
+
+@dataclass(frozen=True)
+class BandwidthPoint:
+    """The best rate of copy or triad at one working set (bytes read + written per pass)."""
+
+    working_set: int
+    gbytes_per_s: float
+    kernel: str
+
+
+@dataclass(frozen=True)
+class CacheLevel:
+    """A cache of the CPU as the OS describes it."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class MachinePeaks:
+    """What this device can do at best, and how that was measured."""
+
+    device: str
+    device_type: str
+    threads: int
+    torch_version: str
+    compute: tuple[ComputePeak, ...]
+    bandwidth: tuple[BandwidthPoint, ...]
+    caches: tuple[CacheLevel, ...]
+    measured_at: str
+    how: str
+
+    def compute_gflops(self, dtype: str) -> float:
+        """The compute peak of ``dtype``; float32's where that dtype was not measured (a slower dtype runs no faster)."""
+        by_dtype = {peak.dtype: peak.gflops for peak in self.compute}
+        return by_dtype.get(dtype, by_dtype["float32"])
+
+    def bandwidth_at(self, working_set: int) -> float:
+        """GB/s at ``working_set`` bytes: the curve read log-linearly between points, flat beyond its ends."""
+        sizes = [point.working_set for point in self.bandwidth]
+        rates = [point.gbytes_per_s for point in self.bandwidth]
+        if working_set <= sizes[0]:
+            return rates[0]
+        if working_set >= sizes[-1]:
+            return rates[-1]
+        upper = bisect.bisect_left(sizes, working_set)
+        lower = upper - 1
+        where = (math.log(working_set) - math.log(sizes[lower])) / (math.log(sizes[upper]) - math.log(sizes[lower]))
+        return rates[lower] + where * (rates[upper] - rates[lower])
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> MachinePeaks:
+        return cls(
+            **{**data, "compute": tuple(ComputePeak(**c) for c in data["compute"]),
+               "bandwidth": tuple(BandwidthPoint(**b) for b in data["bandwidth"]),
+               "caches": tuple(CacheLevel(**c) for c in data["caches"])}
+        )  # fmt: skip
+
+
+def cache_folder() -> Path:
+    """``$XDG_CACHE_HOME/cnnstat``, else ``~/.cache/cnnstat``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnstat"
+
+
+def cache_path(setup: DeviceSetup, threads: int) -> Path:
+    """One file per machine, device, thread count and torch version."""
+    identity = "|".join((os.uname().nodename, device_name(setup), setup.device.type, str(threads), torch.__version__))
+    return cache_folder() / f"peaks-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
+
+
+def machine_peaks(setup: DeviceSetup, threads: int, remeasure: bool = False,
+                  progress: Callable[[str], None] = lambda _: None) -> MachinePeaks:  # fmt: skip
+    """The peaks of this device at ``threads``: from the cache, or measured (and cached) when absent or ``remeasure``."""
+    path = cache_path(setup, threads)
+    if not remeasure and path.is_file():
+        try:
+            return MachinePeaks.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            pass  # a damaged or older cache is measured again
+    peaks = measure_peaks(setup, threads, progress)
+    write_atomically(path, json.dumps(peaks.to_dict(), indent=1))
+    return peaks
+
+
+def fast_dtypes(setup: DeviceSetup) -> tuple[torch.dtype, ...]:
+    """float32, and the half precisions this device runs natively."""
+    if setup.device.type == "cuda":
+        return (torch.float32, torch.bfloat16, torch.float16)
+    return (torch.float32, torch.bfloat16) if cpu_has_native_bf16() else (torch.float32,)
+
+
+def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], None] = lambda _: None) -> MachinePeaks:
+    """Measure compute per dtype and the bandwidth curve with torch, at ``threads`` CPU threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        compute = []
+        for dtype in fast_dtypes(setup):
+            progress(f"measuring the compute peak ({str(dtype).removeprefix('torch.')})…")
+            compute.append(compute_peak(setup.device, dtype))
+        progress("measuring bandwidth over working-set sizes…")
+        sets = CUDA_WORKING_SETS if setup.device.type == "cuda" else CPU_WORKING_SETS
+        bandwidth = tuple(bandwidth_point(setup.device, size) for size in sets)
+    finally:
+        torch.set_num_threads(previous)
+    how = (
+        "compute: best of 5 timed runs of each of square matmuls and 3×3 convolutions per dtype; "
+        "bandwidth: best of 5 timed blocks of copy (b = a) and triad (a = b + 2·c) at each working set "
+        "(bytes read + written per pass), through torch"
+        + (", CUDA events" if setup.device.type == "cuda" else f", {threads} threads, time.perf_counter")
+    )
+    return MachinePeaks(device_name(setup), setup.device.type, threads, torch.__version__, tuple(compute), bandwidth,
+                        cache_levels(), time.strftime("%Y-%m-%d %H:%M:%S"), how)  # fmt: skip
+
+
+def best_seconds(run: Callable[[], None], device: torch.device, blocks: int = 5, calls: int = 1) -> float:
+    """The fastest of ``blocks`` timed blocks of ``calls`` runs, per run; CUDA timed with events after a warm-up."""
+    run()
+    if device.type == "cuda":
+        best = math.inf
+        for _ in range(blocks):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            for _ in range(calls):
+                run()
+            end.record()
+            torch.cuda.synchronize(device)
+            best = min(best, start.elapsed_time(end) / 1000 / calls)
+        return best
+    best = math.inf
+    for _ in range(blocks):
+        began = time.perf_counter()
+        for _ in range(calls):
+            run()
+        best = min(best, (time.perf_counter() - began) / calls)
+    return best
+
+
+def compute_peak(device: torch.device, dtype: torch.dtype) -> ComputePeak:
+    """The best GFLOP/s of large matmuls and convolutions in ``dtype``."""
+    sizes = (2048, 4096, 8192) if device.type == "cuda" else (512, 1024, 1536)
+    candidates = []
+    for size in sizes:
+        a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
+        seconds = best_seconds(lambda a=a, b=b: torch.mm(a, b), device)
+        candidates.append((2 * size**3 / seconds / 1e9, f"matmul {size}×{size}·{size}×{size}"))
+    batch, channels, side = (32, 256, 56) if device.type == "cuda" else (4, 128, 28)
+    x = torch.randn(batch, channels, side, side, device=device, dtype=dtype)
+    weight = torch.randn(channels, channels, 3, 3, device=device, dtype=dtype)
+    with torch.no_grad():
+        seconds = best_seconds(lambda: torch.nn.functional.conv2d(x, weight, padding=1), device)
+    flops = 2 * batch * channels * channels * 9 * side * side
+    candidates.append((flops / seconds / 1e9, f"conv 3×3 {channels}→{channels} on {batch}×{channels}×{side}×{side}"))
+    gflops, kernel = max(candidates)
+    return ComputePeak(str(dtype).removeprefix("torch."), gflops, kernel)
+
+
+def bandwidth_point(device: torch.device, working_set: int) -> BandwidthPoint:
+    """The better of copy and triad at ``working_set`` bytes read and written per pass, in float32."""
+    calls = max(1, (64 << 20) // working_set)  # about 64 MiB moved per block: small sets loop to outlast the clock
+    halves = [torch.ones(working_set // 8, device=device) for _ in range(2)]
+    copy = best_seconds(lambda: halves[1].copy_(halves[0]), device, calls=calls)
+    thirds = [torch.ones(working_set // 12, device=device) for _ in range(3)]
+    triad = best_seconds(lambda: torch.add(thirds[1], thirds[2], alpha=2.0, out=thirds[0]), device, calls=calls)
+    moved_copy, moved_triad = 2 * halves[0].nbytes, 3 * thirds[0].nbytes
+    copy_rate, triad_rate = moved_copy / copy / 1e9, moved_triad / triad / 1e9
+    return BandwidthPoint(working_set, *max((copy_rate, "copy"), (triad_rate, "triad")))
+
+
+def cache_levels() -> tuple[CacheLevel, ...]:
+    """The data and unified caches of CPU 0 from sysfs (L1d, L2, L3); none where the OS does not say."""
+    levels = []
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = (index / "level").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        multiplier = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1], 1)
+        levels.append(CacheLevel(f"L{level}" + ("d" if kind == "Data" else ""), int(size.rstrip("KMG")) * multiplier))
+    return tuple(levels)
