@@ -3,7 +3,7 @@
 from .app import app
 
 # Importing a command module registers its commands; the order here is the order of --help.
-from . import count, compare, graph, report, check, diff, train, bench  # noqa: E402, F401, I001  isort: skip
+from . import count, compare, graph, report, check, diff, train, bench, profile  # noqa: E402, F401, I001  isort: skip
 
 
 def main() -> None:
