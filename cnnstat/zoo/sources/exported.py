@@ -9,8 +9,10 @@ weights-only unpickler, which builds tensors and containers and nothing else.
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,12 +39,17 @@ def code_member(archive: zipfile.ZipFile) -> str | None:
 
 @contextmanager
 def weights_only_loads() -> Iterator[None]:
-    """Every ``torch.load`` inside reads with the weights-only unpickler, whatever its caller asks."""
+    """Every ``torch.load`` inside reads with the weights-only unpickler, whatever its caller asks; torch's log is quiet."""
     before = os.environ.get("TORCH_FORCE_WEIGHTS_ONLY_LOAD")
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+    logger = logging.getLogger("torch.export")  # it logs a refused load's traceback before raising: the refusal is ours
+    was_disabled, logger.disabled = logger.disabled, True
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the unpickler's note on pickle protocols
+            yield
     finally:
+        logger.disabled = was_disabled
         if before is None:
             os.environ.pop("TORCH_FORCE_WEIGHTS_ONLY_LOAD", None)
         else:
@@ -67,9 +74,8 @@ def load_program(location: str) -> Any:
         # the file's tensors are read on the CPU even while a model is built on meta; its module moves them there
         with weights_only_loads(), torch.device("cpu"):
             return torch.export.load(path)
-    except pickle.UnpicklingError as error:
-        first = str(error).splitlines()[0] if str(error) else ""
-        raise ModelLoadError(f"refusing {location}: it holds a pickle that only running code could load ({first})") from None
+    except pickle.UnpicklingError:  # torch's message suggests loading it unsafely: not repeated
+        raise ModelLoadError(f"refusing {location}: it holds a pickle that only running code could load") from None
     except Exception as error:  # a truncated or foreign archive fails inside torch in many ways
         raise ModelLoadError(f"cannot load {location}: {type(error).__name__}: {error}") from None
 
