@@ -24,7 +24,7 @@ from .app import (
     user_errors,
 )
 from .count import report_for
-from .output import Format, emit, format_shape, stderr_console, table
+from .output import Format, emit, format_shape, needed_width, stderr_console, stdout_console, table
 
 #: What one model's row shows: its name and inputs, then figures of the column registry (totals, and the
 #: receptive field of its output), and its depth (layers with parameters).
@@ -50,52 +50,41 @@ def _cells(row: dict[str, Any]) -> tuple[str, ...]:
 HEADERS = tuple(_OWN_HEADERS.get(key) or COLUMN[key].header for key in COLUMNS)
 
 
-def type_table(reports: list[Any]) -> Any:
-    """Per layer type, each model's calls, parameters and MACs: where two builds of a network differ (LRN or batch
-    norm, grouped convolutions, auxiliary heads), the rows show it."""
-    types: dict[str, list[list[int]]] = {}  # per type, per model (by position: a model may be named twice) calls, params, MACs
+def wide_or_stacked(rows: list[dict[str, Any]], title: str) -> Any:
+    """One row per model where that fits the terminal; else one row per figure and a column per model."""
+    wide = table(title, HEADERS, [_cells(r) for r in rows], 10)
+    if len(rows) < 2 or needed_width(wide) <= stdout_console().width:
+        return wide
+    stacked = [(header, *(row[key] if key in _OWN_HEADERS else COLUMN[key].format(row[key]) for row in rows))
+               for key, header in zip(COLUMNS[1:], HEADERS[1:], strict=True)]  # fmt: skip
+    return table(title, ("", *(row["model"] for row in rows)), stacked, len(rows))
+
+
+def type_tables(reports: list[Any]) -> list[Any]:
+    """Per layer type, each model's calls, parameters and MACs, a table per figure with a column per model (types of none
+    left out): where two
+    builds of a network differ (LRN or batch norm, grouped convolutions, auxiliary heads), the rows show it."""
+    from ..counting.views import type_key
+
+    names: dict[str, str] = {}  # a module's class names its type (ReLU), else the first functional call (relu)
+    figures: dict[str, list[list[int]]] = {}  # per type key, per model (by position: a model may be named twice)
     for index, report in enumerate(reports):
         for layer in report.layers:
-            figures = types.setdefault(layer.type, [[0, 0, 0] for _ in reports])[index]
-            figures[0] += 1
-            figures[1] += layer.params
-            figures[2] += layer.macs
-    headers = ("Type", *(f"{report.model} {what}" for report in reports for what in ("calls", "params", "MACs")))
-    rows = [(kind, *(f"{value:,}" for figures in per_model for value in figures)) for kind, per_model in types.items()]
-    return table("By layer type", headers, rows, len(headers) - 1)
-
-
-def _scale(value: float) -> tuple[float, str]:
-    for factor, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if value >= factor:
-            return factor, prefix
-    return 1.0, ""
-
-
-def plot_stages(reports: list[Any], path: Path) -> None:
-    """Each model's FLOPs per stage (its top-level modules), under the reports' convention, one panel per model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from ..atomic import atomic_path
-    from ..counting.views import by_depth
-
-    figure, axes = plt.subplots(len(reports), 1, figsize=(9, 2.2 + 0.35 * max(len(by_depth(r, 1).layers) for r in reports) * len(reports)),
-                                squeeze=False)  # fmt: skip
-    for axis, report in zip(axes[:, 0], reports, strict=True):
-        stages = [row for row in by_depth(report, 1).layers if row.flops]
-        factor, prefix = _scale(max((row.flops for row in stages), default=0))
-        axis.barh([row.name for row in stages][::-1], [row.flops / factor for row in stages][::-1], color="#4477aa")
-        axis.set_title(f"{report.model} · {report.totals['flops']:,} FLOPs ({report.convention})", loc="left", fontsize=10)
-        axis.set_xlabel(f"{prefix}FLOPs per stage")
-        axis.grid(axis="x", alpha=0.3)
-    figure.tight_layout()
-    suffix = path.suffix.lstrip(".").lower() or "png"
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=100, format=suffix)
-    plt.close(figure)
+            key = type_key(layer.type)
+            if key not in names or layer.is_module and not names[key][0].isupper():
+                names[key] = layer.type
+            counts = figures.setdefault(key, [[0, 0, 0] for _ in reports])[index]
+            counts[0] += 1
+            counts[1] += layer.params
+            counts[2] += layer.macs
+    headers = ("Type", *(report.model for report in reports))
+    return [
+        table(f"{what} by layer type", headers,
+              [(names[key], *(f"{counts[position]:,}" for counts in per_model)) for key, per_model in figures.items()
+               if any(counts[position] for counts in per_model)],  # a type that adds nothing to any model is left out
+              len(reports))
+        for position, what in enumerate(("Calls", "Parameters", "MACs"))
+    ]  # fmt: skip
 
 
 @app.command()
@@ -110,7 +99,10 @@ def compare(
     train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
     plot: Annotated[
-        Path | None, typer.Option("--plot", help="Also draw each model's FLOPs per stage into this PNG (or SVG, PDF).")
+        Path | None,
+        typer.Option(
+            "--plot", help="Also draw the models side by side (params, MACs, memory, MACs by stage) into this PNG, SVG or PDF."
+        ),
     ] = None,
     out: OutOpt = None,
 ) -> None:
@@ -128,8 +120,10 @@ def compare(
             reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
-    renderables = [table(title, HEADERS, [_cells(r) for r in rows], 10)] + ([type_table(reports)] if len(reports) > 1 else [])
+    renderables = [wide_or_stacked(rows, title), *(type_tables(reports) if len(reports) > 1 else [])]
     emit(format, document=rows, rows=rows, renderables=renderables, out=out)
     if plot is not None:
-        plot_stages(reports, plot)
+        from ..report.plots import comparison_figure, save_figure
+
+        save_figure(comparison_figure(reports), plot, f"cnnstat compare {' '.join(models)}")
         err.print(f"wrote {plot}")

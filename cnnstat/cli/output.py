@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -60,15 +61,52 @@ def table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], num
     return rendered
 
 
-def _print_whole(console: Console, renderable: Any) -> None:
-    """Print a table at least as wide as its columns need: a narrow terminal wraps lines rather than crushing names."""
-    if isinstance(renderable, Table):
-        from rich.measure import Measurement
+_WHOLE_NUMBER = re.compile(r"-?\d{1,3}(,\d{3})+")
 
-        needed = Measurement.get(console, console.options.update(width=10_000), renderable).minimum
-        if needed > console.width:
-            Console(file=console.file, highlight=False, emoji=False, width=needed, no_color=console.no_color).print(renderable)
-            return
+
+def abbreviated(cell: Any) -> Any:
+    """A whole number written with thousands separators, shortened to three significant digits: ``4,089,184,256`` -> ``4.09G``."""
+    if not isinstance(cell, str) or not _WHOLE_NUMBER.fullmatch(cell):
+        return cell
+    value = int(cell.replace(",", ""))
+    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= 0.9995 * factor:  # 999,950 is 1M, not 1e+03k
+            return f"{value / factor:.3g}{prefix}"
+    return cell
+
+
+def _fitted(table: Table) -> Table:
+    """The table with its numbers abbreviated and its headers free to wrap onto a second line, to fit a narrow terminal."""
+    import copy
+
+    fitted = copy.deepcopy(table)
+    for column in fitted.columns:
+        column._cells = [abbreviated(cell) for cell in column._cells]
+        widest_cell = max((len(str(cell)) for cell in column._cells), default=0)
+        widest_word = max((len(word) for word in str(column.header).split()), default=0)
+        column.min_width = max(min(column.min_width or 0, widest_cell), widest_word)
+        column.no_wrap = False
+    return fitted
+
+
+def needed_width(table: Table, console: Console | None = None) -> int:
+    """The fewest columns of text ``table`` takes without crushing a cell."""
+    from rich.measure import Measurement
+
+    console = console or stdout_console()
+    return Measurement.get(console, console.options.update(width=10_000), table).minimum
+
+
+def _print_whole(console: Console, renderable: Any) -> None:
+    """Print a table within the terminal's width, its numbers abbreviated where they must be; one that cannot fit is
+    printed as wide as its columns need: a narrow terminal wraps lines rather than crushing names."""
+    if isinstance(renderable, Table):
+        if needed_width(renderable, console) > console.width:
+            renderable = _fitted(renderable)
+            width = needed_width(renderable, console)
+            if width > console.width:
+                Console(file=console.file, highlight=False, emoji=False, width=width, no_color=console.no_color).print(renderable)
+                return
     console.print(renderable)
 
 

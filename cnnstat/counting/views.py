@@ -47,13 +47,23 @@ def by_depth(report: Report, depth: int) -> Report:
     return replace(report, layers=tuple(rows))
 
 
+def type_key(type_name: str) -> str:
+    """One key for a module and the functional call of the same op: ``ReLU``/``relu``/``relu_``, ``MaxPool2d``/``max_pool2d``."""
+    return type_name.lower().replace("_", "")
+
+
+def type_groups(layers: tuple[LayerCounts, ...]) -> dict[str, list[LayerCounts]]:
+    """The rows by layer type, module and functional calls of one op together, named by the module's class where one ran."""
+    groups: dict[str, list[LayerCounts]] = {}
+    for layer in layers:
+        groups.setdefault(type_key(layer.type), []).append(layer)
+    return {next((r.type for r in members if r.is_module), members[0].type): members for members in groups.values()}
+
+
 def by_type(report: Report) -> Report:
     """One row per layer type, named by the type, with how many calls it sums."""
-    groups: dict[str, list[LayerCounts]] = {}
-    for layer in report.layers:
-        groups.setdefault(layer.type, []).append(layer)
     rows = [_merge(members, kind, f"{len(members)} call{'s' * (len(members) != 1)}", 0, "", in_order=False)
-            for kind, members in groups.items()]  # fmt: skip
+            for kind, members in type_groups(report.layers).items()]  # fmt: skip
     return replace(report, layers=tuple(rows))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.table import Table
@@ -13,6 +14,18 @@ from .metrics import EpochMetrics
 
 def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
     """Loss and accuracy per epoch, train and validation (or test, without a validation split), as curves.png."""
+    import matplotlib.pyplot as plt
+
+    figure = curves_figure(metrics, title)
+    path = out / "curves.png"
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=100, format="png")
+    plt.close(figure)
+    return path
+
+
+def curves_figure(metrics: list[EpochMetrics], title: str) -> Any:
+    """The matplotlib figure of ``plot_curves``: epochs on whole-number ticks, however few there are."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -33,16 +46,13 @@ def plot_curves(out: Path, metrics: list[EpochMetrics], title: str) -> Path:
                       label="test (once, chosen epoch)")  # fmt: skip
     acc_axis.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for axis in (loss_axis, acc_axis):
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # min_n_ticks=1: by default one or two epochs have too few whole numbers in view and get ticks 0.95 … 1.05
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.grid(alpha=0.3)
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    path = out / "curves.png"
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, dpi=100, format="png")
-    plt.close(figure)
-    return path
+    return figure
 
 
 def per_class_table(confusion: torch.Tensor, classes: tuple[str, ...]) -> Table:
