@@ -66,12 +66,13 @@ class Cnnstat:
         report = self.report(model, input_size)
         key = name or (model_identity(model, report.model) if isinstance(model, str) else self.test_key)
         result = compare_snapshot(report, self.folder, self.update, key=key, frozen=self.frozen)
+        path = os.path.relpath(result.path)  # as the user would type it from where pytest runs
         if result.status == "missing":
-            pytest.fail(f"cnnstat: no snapshot {result.path} (CI is set: none is written); create it with "
+            pytest.fail(f"cnnstat: no snapshot {path} (CI is set: none is written); create it with "
                         f"pytest --cnnstat-update (the CLI's {UPDATE_HINT}) and commit it", pytrace=False)  # fmt: skip
         if result.status == "changed":
             lines = "\n".join(f"  {line}" for line in result.differences)
-            pytest.fail(f"cnnstat: snapshot {result.path} differs (pytest --cnnstat-update if intended):\n{lines}", pytrace=False)
+            pytest.fail(f"cnnstat: snapshot {path} differs (pytest --cnnstat-update if intended):\n{lines}", pytrace=False)
         return result
 
 
