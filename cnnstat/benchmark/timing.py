@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -23,9 +22,12 @@ from ..devices import DeviceSetup, cpu_has_native_bf16, select_device
 from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
 from .memory import track_peak
+from .noise import machine_load, spread_of
 from .peak import device_name, measure_peak_gflops
 
 MODES = ("infer", "train")
+#: The fewest timed runs a figure rests on: blocked_autorange takes one run of a step slower than --min-time.
+MIN_RUNS = 5
 
 
 def max_threads() -> int:
@@ -69,6 +71,7 @@ class BenchResult:
     share_of_peak: float
     peak_memory_bytes: int | None  # None where this platform cannot measure it
     measurements: int
+    doubts: tuple[str, ...] = ()  # why the figure is too noisy to trust: a single sample, a wide spread, a busy machine
 
     @property
     def spread(self) -> float:
@@ -158,15 +161,20 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
                 step()
             timer = benchmark.Timer("step()", globals={"step": step}, num_threads=threads)
             measurement = timer.blocked_autorange(min_run_time=options.min_time)
-        times = sorted(measurement.times)
-        median = measurement.median
-        deciles = statistics.quantiles(times, n=10) if len(times) > 1 else [median] * 9
+            times = list(measurement.times)
+            while len(times) < MIN_RUNS:  # a slow step fills min_time in one run: a median needs several
+                times.append(timer.timeit(1).median)
+        spread = spread_of(times)
+        median = spread.median
+        load, cores = machine_load()
+        doubts = tuple(spread.doubts(load, cores))
         flops = per_sample * batch
         achieved = flops / median / 1e9
         results.append(BenchResult(
             model=resolved.name, batch_size=batch, mode=options.mode, input_shape=(batch, *input_size), median_s=median,
-            p10_s=deciles[0], p90_s=deciles[-1], images_per_s=batch / median, flops_per_batch=flops, gflops_per_s=achieved,
+            p10_s=spread.p10, p90_s=spread.p90, images_per_s=batch / median, flops_per_batch=flops, gflops_per_s=achieved,
             peak_gflops=peak, share_of_peak=achieved / peak, peak_memory_bytes=memory.bytes, measurements=len(times),
+            doubts=doubts,
         ))  # fmt: skip
     return results
 

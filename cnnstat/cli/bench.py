@@ -85,6 +85,9 @@ def bench(
         report = run_bench(models, options, progress=lambda message: status.update(message))
     for note in report.notes:
         err.print(f"[yellow]note:[/yellow] {note}")
+    for result in report.results:  # a figure nobody should act on says so
+        if result.doubts:
+            err.print(f"[yellow]too noisy to trust:[/yellow] {result.model} batch {result.batch_size}: {'; '.join(result.doubts)}")
     emit(format, document=report.to_dict(), rows=[asdict(r) for r in report.results], renderables=[bench_table(report)],
          out=out)  # fmt: skip
     if format is Format.table:
