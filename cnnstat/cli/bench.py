@@ -60,6 +60,11 @@ def bench(
     ] = 1.0,
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json or csv.")] = Format.table,
     baseline: Annotated[Path | None, typer.Option(help="Earlier --format json output to compare with.")] = None,
+    against_compiled: Annotated[
+        bool,
+        typer.Option("--against-compiled", help="Also time a bare torch.compile loop on the same device and print the "
+                     "harness's speed as a share of it (on a GPU it should be 0.97 or more)."),
+    ] = False,  # fmt: skip
     out: OutOpt = None,
 ) -> None:
     """Time inference or training; images/s, GFLOP/s from the counted FLOPs, share of peak, memory."""
@@ -94,6 +99,15 @@ def bench(
         peak = report.results[0].peak_gflops if report.results else 0
         err.print(f"peak: {peak:,.1f} GFLOP/s ({report.environment['dtype']} matrix multiply on this device); "
                   "FLOPs are 2 × the MACs cnnstat counts, forward and (training) backward")  # fmt: skip
+    if against_compiled:
+        from ..benchmark.compiled_baseline import against_bare
+
+        with err.status("timing a bare torch.compile loop…"):
+            compared = against_bare(models, options, report)
+        rows = [(c.model, c.mode, str(c.batch_size), f"{c.harness_images_per_s:,.1f}", f"{c.bare_images_per_s:,.1f}",
+                 f"{c.ratio:.3f}") for c in compared]  # fmt: skip
+        headers = ("Model", "Mode", "Batch", "Harness img/s", "Bare compiled img/s", "Ratio")
+        err.print(table("Against a bare torch.compile loop", headers, rows, 3))
     if earlier is not None:
         changes = compare_baseline(report, earlier)
         rows = [(c.model, c.mode, str(c.batch_size), f"{c.before:,.1f}", f"{c.after:,.1f}", f"{c.ratio:.3f}" if c.before else "—",
