@@ -37,6 +37,9 @@ class Footprint:
     # repeats units, a strided transposed convolution gives them different taps), [lo, hi] is the widest
     # unit's footprint and ``span`` the whole span, (lo, hi), that all of them together see.
     span: tuple[Fraction, Fraction] | None = None
+    # Attention scores: unit (l, s) sees query position l and key position s, one indexed by ``dim``,
+    # the other by ``pair.dim``. Only rules that mix one of the two dimensions whole make it one footprint.
+    pair: Footprint | None = None
 
     @property
     def size(self) -> int:
@@ -44,6 +47,8 @@ class Footprint:
 
     def whole(self, shape: tuple[int, ...]) -> Footprint:
         """The span every unit together sees: the axis is no longer indexed by a tensor dimension."""
+        if self.pair is not None:
+            raise Unfollowable("mixes units that see two positions at once")
         if self.dim is None:
             return self
         if self.span is not None:
@@ -64,6 +69,10 @@ def _off_grid_along(state: State, dims: set[int]) -> bool:
 def _off_grid(op: OpRecord) -> Unknown:
     return Unknown(f"aten::{op.op} works along units off one grid (after a flatten, upsampling or a strided transposed "
                    "convolution)")  # fmt: skip
+
+
+class Unfollowable(Exception):
+    """Raised where a rule meets a footprint it cannot follow exactly: the walker makes the value unknown."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,8 @@ Rule = Callable[[OpRecord, Lookup], "Outcome | list[Outcome]"]  # a list: one ou
 def _unite(first: Footprint, second: Footprint, shape: tuple[int, ...]) -> Footprint | None:
     """The footprint of a unit that reads both; None where the units of the result would see unevenly placed spans."""
     lo, hi = min(first.lo, second.lo), max(first.hi, second.hi)
+    if first.pair is not None or second.pair is not None:
+        return first if first == second else None
     if first.dim == second.dim:
         if first.span is not None or second.span is not None:  # off grid: only the same footprint unites
             return first if first == second else None
@@ -94,7 +105,7 @@ def _unite(first: Footprint, second: Footprint, shape: tuple[int, ...]) -> Footp
             return None
         return Footprint(first.dim, lo, hi, max(first.jump, second.jump))
     if first.dim is not None and second.dim is not None:  # unit (i, j) sees position i of one and j of the other
-        return None
+        return replace(first, pair=second)
     indexed, constant = (first, second) if first.dim is not None else (second, first)
     spread = indexed.whole(shape)
     if constant.lo <= spread.lo and constant.hi >= spread.hi:  # e.g. a squeeze-excitation scale: sees it all
@@ -115,23 +126,58 @@ def _merge(op: OpRecord, states: list[tuple[State, tuple[int, ...]]]) -> Outcome
     return merged
 
 
+def _redim(footprint: Footprint, move: Callable[[int], int | None]) -> Footprint:
+    """The footprint with its indexing dimensions renumbered by ``move`` (None: it no longer indexes)."""
+    if footprint.dim is None:
+        return footprint
+    pair = _redim(footprint.pair, move) if footprint.pair is not None else None
+    dim = move(footprint.dim)
+    if pair is not None and (dim is None or pair.dim is None):
+        raise Unfollowable("leaves one of two positions a unit sees on a dimension of size 1")
+    return replace(footprint, dim=dim, pair=pair)
+
+
 def _broadcast(state: State, source: TensorMeta, target: tuple[int, ...]) -> State:
     """Re-index a state onto a broadcast output: dimensions align from the right; size-1 dims stop indexing."""
     offset = len(target) - len(source.shape)
-    aligned = []
-    for footprint in state:
-        if footprint.dim is None:
-            aligned.append(footprint)
-        elif source.shape[footprint.dim] == 1 and target[footprint.dim + offset] != 1:
-            aligned.append(replace(footprint, dim=None))
-        else:
-            aligned.append(replace(footprint, dim=footprint.dim + offset))
-    return tuple(aligned)
+
+    def move(dim: int) -> int | None:
+        return None if source.shape[dim] == 1 and target[dim + offset] != 1 else dim + offset
+
+    return tuple(_redim(footprint, move) for footprint in state)
 
 
 def _collapse(state: State, shape: tuple[int, ...], dims: set[int] | None = None) -> State:
     """Every axis indexed by one of ``dims`` (all, if None) becomes seen whole by every unit."""
-    return tuple(f.whole(shape) if f.dim is not None and (dims is None or f.dim in dims) else f for f in state)
+
+    def mixed(footprint: Footprint) -> bool:
+        return footprint.dim is not None and (dims is None or footprint.dim in dims)
+
+    collapsed = []
+    for footprint in state:
+        if footprint.pair is None:
+            collapsed.append(footprint.whole(shape) if mixed(footprint) else footprint)
+            continue
+        first, second = replace(footprint, pair=None), footprint.pair
+        if not (mixed(first) or mixed(second)):
+            collapsed.append(footprint)
+            continue
+        # attention: mixing all keys leaves each query unit seeing its own position and every key's
+        united = _unite(*(part.whole(shape) if mixed(part) else part for part in (first, second)), shape)
+        if united is None:
+            raise Unfollowable("mixes all of one position a unit sees, which leaves the other's span uneven")
+        collapsed.append(united)
+    return tuple(collapsed)
+
+
+def _follows_pairs(rule: Rule) -> Rule:
+    """Mark a rule whose every step follows units that see two positions at once (attention scores)."""
+    rule.follows_pairs = True  # type: ignore[attr-defined]
+    return rule
+
+
+def _paired(state: State) -> bool:
+    return any(footprint.pair is not None for footprint in state)
 
 
 def _indexes(state: State, dim: int) -> bool:
@@ -149,16 +195,19 @@ def unfollowed(why: str) -> Rule:
     return lambda op, lookup: Unknown(f"aten::{op.op} {why}")
 
 
+@_follows_pairs
 def constant(op: OpRecord, lookup: Lookup) -> Outcome:
     """Factories and fills: what they make depends on no pixel, whatever tensor gave them a shape."""
     return None
 
 
+@_follows_pairs
 def identity(op: OpRecord, lookup: Lookup) -> Outcome:
     """Copies and dropout: output unit i is input unit i."""
     return lookup(op.input_tensors()[0])
 
 
+@_follows_pairs
 def elementwise(op: OpRecord, lookup: Lookup) -> Outcome:
     """Output unit i reads unit i of every (broadcast) input."""
     target = op.outputs[0].shape
@@ -270,6 +319,7 @@ def adaptive_pooling(op: OpRecord, lookup: Lookup) -> Outcome:
     return tuple(result)
 
 
+@_follows_pairs
 def reduction(op: OpRecord, lookup: Lookup) -> Outcome:
     """A reduction over ``dim`` (every dimension without one); ``max(a, b)`` and ``min(a, b)`` are elementwise."""
     if isinstance(op.get("other"), TensorMeta):
@@ -286,9 +336,7 @@ def reduction(op: OpRecord, lookup: Lookup) -> Outcome:
     collapsed = _collapse(state, x.shape, reduced)
     if op.get("keepdim", False):
         return collapsed
-    return tuple(
-        replace(f, dim=f.dim - sum(1 for r in reduced if r < f.dim)) if f.dim is not None else f for f in collapsed
-    )
+    return tuple(_redim(f, lambda dim: dim - sum(1 for r in reduced if r < dim)) for f in collapsed)
 
 
 def resampling(taps: int) -> Rule:
@@ -397,7 +445,12 @@ def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) ->
             split.update(real_source)
     result = []
     for footprint in state:
-        if footprint.dim is None:
+        if footprint.pair is not None:
+            dims = (footprint.dim, footprint.pair.dim)
+            if any(d in split or d not in mapping or source[d] != target[mapping[d]] for d in dims):  # type: ignore[index]
+                return None
+            result.append(_redim(footprint, mapping.__getitem__))
+        elif footprint.dim is None:
             result.append(footprint)
         elif source[footprint.dim] == 1:
             result.append(replace(footprint, dim=None))
@@ -410,6 +463,7 @@ def _reshaped(state: State, source: tuple[int, ...], target: tuple[int, ...]) ->
     return tuple(result)
 
 
+@_follows_pairs
 def reshaping(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.input_tensors()[0]
     state = lookup(x)
@@ -422,12 +476,14 @@ def reshaping(op: OpRecord, lookup: Lookup) -> Outcome:
     return reshaped if reshaped is not None else Unknown(f"aten::{op.op} splits a dimension that indexes input positions")
 
 
+@_follows_pairs
 def expanding(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     return None if state is None else _broadcast(state, x, op.outputs[0].shape)
 
 
+@_follows_pairs
 def permuting(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.input_tensors()[0]
     state = lookup(x)
@@ -440,7 +496,7 @@ def permuting(op: OpRecord, lookup: Lookup) -> Outcome:
         first, second = (op.get("dim0", 0) % rank, op.get("dim1", 1) % rank) if rank > 1 else (0, 0)
         order = list(range(rank))
         order[first], order[second] = order[second], order[first]
-    return tuple(replace(f, dim=order.index(f.dim)) if f.dim is not None else f for f in state)
+    return tuple(_redim(f, order.index) for f in state)
 
 
 def slicing(op: OpRecord, lookup: Lookup) -> Outcome:
@@ -498,6 +554,7 @@ def splitting(op: OpRecord, lookup: Lookup) -> list[Outcome]:
 def matrix_product(left: str, right: str, bias: str | None) -> Rule:
     """A matrix product of arguments ``left`` and ``right``: rows follow the left, columns the right; the inner dimension is mixed."""
 
+    @_follows_pairs
     def product(op: OpRecord, lookup: Lookup) -> Outcome:
         out = op.outputs[0]
         a, b = op.tensor(left), op.tensor(right)
@@ -529,12 +586,14 @@ def attention(op: OpRecord, lookup: Lookup) -> list[Outcome]:
     return [_merge(op, states), *[rest] * (len(op.outputs) - 1)]
 
 
+@_follows_pairs
 def softmax(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("self")
     state = lookup(x)
     return None if state is None else _collapse(state, x.shape, {op["dim"] % len(x.shape)})
 
 
+@_follows_pairs
 def batch_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
@@ -544,6 +603,7 @@ def batch_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     return _collapse(state, x.shape) if op.get("training", False) else state
 
 
+@_follows_pairs
 def layer_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
@@ -553,6 +613,7 @@ def layer_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     return _collapse(state, x.shape, normalised)
 
 
+@_follows_pairs
 def group_norm(op: OpRecord, lookup: Lookup) -> Outcome:
     x = op.tensor("input")
     state = lookup(x)
@@ -568,6 +629,7 @@ def along_channels(op: OpRecord, lookup: Lookup) -> Outcome:
     return state
 
 
+@_follows_pairs
 def copy(op: OpRecord, lookup: Lookup) -> Outcome:
     src, out = op.tensor("src"), op.outputs[0]
     state = lookup(src)
@@ -605,10 +667,19 @@ def footprints(trace: Trace, rule_for: Callable[[OpRecord], Rule]) -> dict[int, 
             if not read:
                 continue
             unknown = next((state for state in read if isinstance(state, Unknown)), None)
-            outcome = unknown if unknown is not None else rule_for(op)(op, lookup)
+            rule = rule_for(op)
+            if unknown is not None:
+                outcome: Outcome | list[Outcome] = unknown
+            elif not getattr(rule, "follows_pairs", False) and any(isinstance(s, tuple) and _paired(s) for s in read):
+                outcome = Unknown(f"aten::{op.op} has no rule for units that see two positions at once (attention scores)")
+            else:
+                try:
+                    outcome = rule(op, lookup)
+                except Unfollowable as why:
+                    outcome = Unknown(f"aten::{op.op} {why}")
             outcomes = outcome if isinstance(outcome, list) else [outcome] * len(op.outputs)
             for output, result in zip(op.outputs, outcomes, strict=True):
-                if isinstance(result, tuple) and any(f.dim is not None and f.dim >= len(output.shape) for f in result):
+                if isinstance(result, tuple) and any(d is not None and d >= len(output.shape) for d in _dims(result)):
                     result = Unknown(f"aten::{op.op} gives an output its rule does not describe")
                 if isinstance(result, Unknown) and result is not unknown:
                     where = layer.name if layer.type == layer.name else f"{layer.name} ({layer.type})"
@@ -622,12 +693,16 @@ def footprints(trace: Trace, rule_for: Callable[[OpRecord], Rule]) -> dict[int, 
     return states
 
 
+def _dims(state: State) -> list[int | None]:
+    return [d for f in state for d in (f.dim, f.pair.dim if f.pair is not None else None)]
+
+
 def describe(state: State | Unknown | None) -> tuple[tuple[int, ...] | None, tuple[float | None, ...] | None]:
     """(receptive field in input pixels per axis, effective stride per axis or None where every unit sees it all).
 
     Both are None for a value that depends on no input pixel, or whose footprint is unknown.
     """
-    if not isinstance(state, tuple):
+    if not isinstance(state, tuple) or _paired(state):
         return None, None
     strides = tuple(
         (int(f.jump) if f.jump.denominator == 1 else float(f.jump)) if f.dim is not None and f.span is None else None
@@ -638,4 +713,6 @@ def describe(state: State | Unknown | None) -> tuple[tuple[int, ...] | None, tup
 
 def unknown_reason(state: State | Unknown | None) -> str:
     """Why a value's receptive field is unknown; empty where it is known or depends on no input pixel."""
+    if isinstance(state, tuple) and _paired(state):
+        return "units see two positions at once (attention scores): no one footprint each"
     return state.reason if isinstance(state, Unknown) else ""
