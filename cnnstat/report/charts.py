@@ -13,7 +13,7 @@ def bar_chart(title: str, unit: str, bars: list[tuple[str, float, str]]) -> str:
     row, left, right = 18, 190, 120
     largest = max((value for _, value, _ in bars), default=0) or 1
     height = 40 + row * len(bars) + 24
-    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" role="img">',
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}" role="img">',
              f'<title>{escape(title)}</title><text x="0" y="16" class="chart-title">{escape(title)}</text>']  # fmt: skip
     for index, (label, value, written) in enumerate(bars):
         y = 30 + index * row
@@ -35,7 +35,7 @@ def step_chart(title: str, x_label: str, y_label: str, points: list[tuple[str, f
                            for i, (_, value) in enumerate(points))  # fmt: skip
     dots = "".join(f'<circle cx="{left + i * step:.1f}" cy="{top + inner_height * (1 - value / largest):.1f}" r="2.5">'
                    f"<title>{escape(name)}: {value:g}</title></circle>" for i, (name, value) in enumerate(points))  # fmt: skip
-    return (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" role="img">'
+    return (f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{height}" viewBox="0 0 {_WIDTH} {height}" role="img">'
             f'<title>{escape(title)}</title><text x="0" y="16" class="chart-title">{escape(title)}</text>'
             f'<line x1="{left}" y1="{top + inner_height}" x2="{left + inner_width}" y2="{top + inner_height}" stroke="#888"/>'
             f'<line x1="{left}" y1="{top}" x2="{left}" y2="{top + inner_height}" stroke="#888"/>'

@@ -34,7 +34,8 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .diagram{overflow:auto;max-height:80vh;border:1px solid #ddd}.zoom button{margin-right:4px}
 .chart text{font:11px system-ui,sans-serif}.chart .chart-title{font-weight:bold;font-size:13px}
-.charts{display:flex;flex-wrap:wrap;gap:1em}ul.totals{columns:2}input.filter{margin:.5em 0;width:20em}
+.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{max-width:100%;height:auto}
+.overview{display:flex;gap:1.5em;align-items:flex-start}.flow{flex:0 0 45%;min-width:0}.cost{flex:1;min-width:0}ul.totals{columns:2}input.filter{margin:.5em 0;width:20em}
 """
 
 _SCRIPT = """
@@ -134,8 +135,8 @@ def _model_section(report: Report, index: int, depth: int | None, figure: str) -
                                  growth))  # fmt: skip
     table_id = f"layers-{index}"
     return (f'<section class="model" id="model-{index}"><h2>{escape(report.model)} · input {escape(format_shape(report.input_shape))}'
-            f'</h2><ul class="totals">{totals}</ul><h2>Data flow</h2>{_diagram(report, depth, figure)}'
-            f'<h2>Cost</h2><div class="charts">{"".join(charts)}</div>'
+            f'</h2><ul class="totals">{totals}</ul><div class="overview"><div class="flow"><h2>Data flow</h2>'
+            f'{_diagram(report, depth, figure)}</div><div class="cost"><h2>Cost</h2>{"".join(charts)}</div></div>'
             f'<h2>Layers</h2><input class="filter" type="search" placeholder="filter rows" data-table="{table_id}">'
             f"{_layer_table(report, table_id)}</section>")  # fmt: skip
 
