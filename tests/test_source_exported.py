@@ -83,4 +83,6 @@ def test_a_file_that_is_not_an_archive_is_one_line(tmp_path, cli):
     path.write_text("not a zip")
     result = cli("summary", str(path))
     assert result.exit_code == 1
-    assert result.output.strip().splitlines() == [f"error: {path} is not an exported program (torch.export.save writes a zip archive)"]
+    assert result.output.strip().splitlines() == [
+        f"error: {path} is not an exported program (torch.export.save writes a zip archive)"
+    ]

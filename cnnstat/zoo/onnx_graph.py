@@ -232,19 +232,24 @@ class OnnxNode(nn.Module):
 
 
 class OnnxGraph(nn.Module):
-    """The nodes of an ONNX graph run in order; the graph's inputs are the positional inputs of ``forward``."""
+    """The nodes of an ONNX graph run in order; the graph's inputs are the positional inputs of ``forward``.
+
+    A node that reads initializers alone (a weight reshaped for a broadcast) is weight preparation, not a
+    layer: it runs inline, as a torch module's ``self.weight.view(...)`` does, and its initializers belong to the graph.
+    """
 
     def __init__(self, nodes: list[tuple[str, OnnxNode, list[str], list[str]]], inputs: list[str], outputs: list[str],
                  shared: dict[str, torch.Tensor], constants: dict[str, torch.Tensor]) -> None:  # fmt: skip
         super().__init__()
         self.order = []
         for name, node, node_inputs, node_outputs in nodes:
-            self.add_module(name, node)
-            self.order.append((name, node_inputs, node_outputs))
+            if node.slots:  # a layer
+                self.add_module(name, node)
+            self.order.append((name, node, node_inputs, node_outputs))
         self.input_names, self.output_names = inputs, outputs
         self.shared_names = {}
         for index, (value, tensor) in enumerate(shared.items()):
-            self.register_parameter(f"shared_{index}", nn.Parameter(tensor, requires_grad=tensor.is_floating_point()))
+            self.register_parameter(f"shared_{index}", nn.Parameter(tensor))
             self.shared_names[value] = f"shared_{index}"
         self.constants = constants  # integer tensors whose values shape the graph: kept off meta, never counted
 
@@ -255,8 +260,13 @@ class OnnxGraph(nn.Module):
                                   for name, tensor in self.constants.items()}  # fmt: skip
         values.update(zip(self.input_names, inputs, strict=True))
         values.update({value: getattr(self, attr) for value, attr in self.shared_names.items()})
-        for name, node_inputs, node_outputs in self.order:
-            result = getattr(self, name)(*[values[value] for value in node_inputs])
+        for name, node, node_inputs, node_outputs in self.order:
+            if node.slots:
+                result = getattr(self, name)(*[values[value] for value in node_inputs])
+            else:  # with autograd on, as a layer's own `weight.view(...)` would be: a view made under no_grad is
+                # one autograd cannot follow, and torch's module tracker refuses it as a layer's input
+                with torch.enable_grad():
+                    result = OPS[node.op_type]([values[value] if value else None for value in node_inputs], node.attrs)
             results = result if isinstance(result, tuple) else (result,)
             values.update(zip(node_outputs, results, strict=False))
         outputs = [values[name] for name in self.output_names]
@@ -302,12 +312,22 @@ def graph_module(model: Any, location: str) -> OnnxGraph:
             kept.append(node)
     constants.update({name: t for name, t in tensors.items() if not t.is_floating_point()})
     weights = {name: t for name, t in tensors.items() if t.is_floating_point()}
+    static = set(tensors) | set(constants)
+    preparing = []  # nodes that read initializers and constants alone
+    for node in kept:
+        if all(value in static for value in node.input if value):
+            preparing.append(node)
+            static.update(node.output)
     readers = Counter(value for node in kept for value in node.input if value in weights)
-    shared = {name: weights[name] for name, count in readers.items() if count > 1}
+    read_by_preparation = {value for node in preparing for value in node.input if value in weights}
+    shared = {name: weights[name] for name, count in readers.items() if count > 1 or name in read_by_preparation}
     taken: Counter[str] = Counter()
     nodes = []
     for index, node in enumerate(kept):
         module = OnnxNode(node.op_type, _attributes(node), [])
+        if node in preparing:
+            nodes.append(("", module, list(node.input), list(node.output)))
+            continue
         passed = []
         for slot, value in enumerate(node.input):
             if not value:

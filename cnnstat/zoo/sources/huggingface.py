@@ -93,7 +93,9 @@ class HuggingFaceSource(ModelSource):
         try:
             model = transformers.AutoModelForImageClassification.from_config(config)
         except Exception as error:  # a config transformers has no image-classification model for
-            raise ModelLoadError(f"transformers cannot build an image classifier from {name}: {type(error).__name__}: {error}") from None
+            raise ModelLoadError(
+                f"transformers cannot build an image classifier from {name}: {type(error).__name__}: {error}"
+            ) from None
         return ResolvedModel(name, model, default_input(config, folder), source=self.name)
 
 

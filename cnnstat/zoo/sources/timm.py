@@ -43,7 +43,9 @@ class TimmSource(ModelSource):
         wanted = timm_name(name)
         if not timm.is_model(wanted):
             close = difflib.get_close_matches(wanted, timm.list_models(), n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else "; `cnnstat models 'timm:*'` lists them"
+            hint = (
+                f"; did you mean {', '.join('timm:' + c for c in close)}?" if close else "; `cnnstat models 'timm:*'` lists them"
+            )
             raise UnknownModelError(f"timm has no model {wanted!r}{hint}")
         try:
             model = timm.create_model(wanted, pretrained=False)
