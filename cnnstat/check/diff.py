@@ -11,8 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..counting.columns import COLUMN, Unit
+from ..counting.conventions import DEFAULT_CONVENTION
 from ..counting.records import format_shape
 from .comparison import call_keys
+
+#: The fields a pull-request comment gives a column of their own (and FLOPs under the default convention).
+MAIN_FIELDS = ("output_shape", "params", "macs", "receptive_field")
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,12 @@ def header(name: str) -> str:
     return f"{title} ({convention.rstrip(']')})" if convention else title
 
 
+def _change_cell(change: Change) -> str:
+    """``448 → 1,216 (+171.4%)``."""
+    percent = "" if change.percent is None else f" ({change.percent:+.1f}%)"
+    return _cell(f"{show(change.name, change.old)} → {show(change.name, change.new)}{percent}")
+
+
 def _cell(text: str) -> str:
     """Text that a Markdown table cell shows as written."""
     return text.replace("|", "\\|")
@@ -148,10 +158,17 @@ def markdown(diff: SnapshotDiff, title: str) -> str:
             )
         parts.append("")
     if diff.layers:
-        parts += [f"{len(diff.layers)} layer(s) changed:", "", "| Layer | Type | Change |", "|---|---|---|"]
+        main = (*MAIN_FIELDS, f"flops[{DEFAULT_CONVENTION}]")
+        parts += [f"{len(diff.layers)} layer(s) changed:", "",
+                  "| Layer | Type | " + " | ".join(header(name) for name in main) + " | Also changed |",
+                  "|---|---|" + "--:|" * len(main) + "---|"]  # fmt: skip
         for layer in diff.layers:
-            what = "<br>".join(_cell(change.text(headers=True)) for change in layer.changes) if layer.changes else layer.kind
-            parts.append(f"| {_cell(layer.label)} | {_cell(layer.type)} | {what} |")
+            changed = {change.name: change for change in layer.changes}
+            cells = [_change_cell(changed[name]) if name in changed else "" for name in main]
+            rest = ", ".join(header(name) for name in changed if name not in main) or ""
+            if layer.kind != "changed":
+                cells, rest = ["" for _ in main], layer.kind
+            parts.append(f"| {_cell(layer.label)} | {_cell(layer.type)} | " + " | ".join(cells) + f" | {_cell(rest)} |")
         parts.append("")
     if diff.new_fields:
         parts += [f"Not in the older snapshot, not compared: {', '.join(diff.new_fields)}.", ""]
