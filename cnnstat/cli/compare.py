@@ -104,6 +104,9 @@ def compare(
             "--plot", help="Also draw the models side by side (params, MACs, memory, MACs by stage) into this PNG, SVG or PDF."
         ),
     ] = None,
+    profile: Annotated[
+        bool, typer.Option("--profile", help="Also time each model's forward on this machine: latency and images/s.")
+    ] = False,
     out: OutOpt = None,
 ) -> None:
     """One row per model: parameters, MACs, FLOPs, connections, neurons, memory, depth, receptive field."""
@@ -121,6 +124,14 @@ def compare(
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
     renderables = [wide_or_stacked(rows, title), *(type_tables(reports) if len(reports) > 1 else [])]
+    if profile:
+        from ..profile.run import measure_latency
+        from .profile import latency_table
+
+        for row, report in zip(rows, reports, strict=True):
+            with err.status(f"timing {report.model}…"):
+                row.update(measure_latency(report.model, report.input_shape))
+        renderables.append(latency_table(rows))
     emit(format, document=rows, rows=rows, renderables=renderables, out=out)
     if plot is not None:
         from ..report.plots import comparison_figure, save_figure

@@ -159,3 +159,10 @@ def device(
 def _fits(size: int, levels: dict[str, int]) -> str:
     """The smallest cache a working set fits in, else memory."""
     return next((name for name, capacity in sorted(levels.items(), key=lambda item: item[1]) if size <= capacity), "memory")
+
+
+def latency_table(rows: list[dict[str, Any]]) -> Any:
+    """``compare --profile``: each model's measured forward latency and throughput on this machine."""
+    cells = [(row["model"], row["timing_doubts"] or "—", f"{row['latency_ms']:,.3f}",
+              f"{row['latency_p10_ms']:,.3f}–{row['latency_p90_ms']:,.3f}", f"{row['images_per_s']:,.1f}") for row in rows]  # fmt: skip
+    return table("Measured forward on this machine", ("Model", "Too noisy to trust", "Latency ms", "p10–p90 ms", "Images/s"), cells, 3)

@@ -269,3 +269,17 @@ def sorted_rows(report: ProfileReport, sort: str | None, count: int | None) -> P
             raise CnnstatError(f"unknown --sort {sort!r}; choose one of {', '.join(SORT_KEYS)}")
         rows.sort(key=SORT_KEYS[sort], reverse=True)
     return replace(report, rows=tuple(rows[:count] if count else rows))
+
+
+def measure_latency(name: str, input_shape: tuple[int, ...], device: str = "auto", repeats: int = 20) -> dict[str, Any]:
+    """A model's uninstrumented forward on ``device`` at ``input_shape`` (batch first): median latency, spread, images/s."""
+    from ..zoo import resolve_model
+
+    setup = select_device(device, amp=False, channels_last=False)
+    torch.manual_seed(0)
+    model = resolve_model(name, on_meta=False).module.to(setup.device)
+    x = torch.randn(*input_shape, device=setup.device)
+    spread = spread_of(time_whole(_pass(model, x, train=False), setup.device, repeats))
+    load, cores = machine_load()
+    return {"latency_ms": 1000 * spread.median, "latency_p10_ms": 1000 * spread.p10, "latency_p90_ms": 1000 * spread.p90,
+            "images_per_s": input_shape[0] / spread.median, "timing_doubts": "; ".join(spread.doubts(load, cores))}  # fmt: skip
