@@ -60,6 +60,8 @@ def load_config(location: str) -> tuple[Any, Path | None]:
     """The config at a local folder or ``config.json``, or on the hub; and the local folder it came from."""
     transformers = optional_import("transformers", "hf")
     path = Path(location)
+    if not path.exists() and (location.endswith(".json") or location.startswith(("/", ".", "~")) or location.count("/") != 1):
+        raise ModelLoadError(f"no such file or folder: {location}")  # not a hub name (org/name): never ask the hub
     folder = path if path.is_dir() else path.parent if path.is_file() else None
     try:
         if path.is_file():
