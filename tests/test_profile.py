@@ -143,3 +143,21 @@ def test_on_cuda_no_layer_runs_faster_than_its_floor(cache):
     report = profile_model("resnet18", batch=8, device="cuda", repeats=5)
     for row in report.rows:
         assert row.time_s * TOLERANCE >= row.floor_s, row.name
+
+
+def test_compare_profile_adds_latency_and_throughput_per_model():
+    from typer.testing import CliRunner
+
+    from cnnstat.cli import app
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(THREADS)  # the runs' own thread count, as the command takes it from torch
+    try:
+        result = CliRunner().invoke(app, ["compare", "lenet5", "fashion-fast", "--profile", "-f", "json"])
+    finally:
+        torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    for row in rows:
+        assert row["latency_p10_ms"] <= row["latency_ms"] <= row["latency_p90_ms"]
+        assert row["images_per_s"] == pytest.approx(1000 / row["latency_ms"])  # batch 1: one image per forward
