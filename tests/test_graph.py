@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import pytest
 import torch
 import torchvision
-from torch.utils._python_dispatch import TorchDispatchMode
+from torch_ops import aten_op_counts
 from torchvision.models.googlenet import Inception
 
 from cnnstat import analyze
@@ -16,32 +16,10 @@ from cnnstat.counting.graph import data_flow_graph
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-class _CountOps(TorchDispatchMode):
-    """Counts the aten ops torch runs in a forward pass, by overload packet."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.counts: dict[str, int] = {}
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = func._overloadpacket.__name__
-        self.counts[name] = self.counts.get(name, 0) + 1
-        return func(*args, **(kwargs or {}))
-
-
-def _torch_ops(model: torch.nn.Module, shape: tuple[int, ...]) -> dict[str, int]:
-    with torch.device("meta"):
-        model = model.to("meta").eval()
-        counter = _CountOps()
-        with counter, torch.no_grad():
-            model(torch.empty(shape))
-    return counter.counts
-
-
 def test_resnet18_has_one_join_per_residual_addition() -> None:
     model = torchvision.models.resnet18()
     graph = analyze(model, (3, 224, 224)).graph
-    additions = sum(count for op, count in _torch_ops(model, (1, 3, 224, 224)).items() if op in ("add", "add_"))
+    additions = sum(count for op, count in aten_op_counts(model, (1, 3, 224, 224)).items() if op in ("add", "add_"))
     assert additions == 8  # two BasicBlocks in each of four stages
     assert len(graph.joins) == additions
     assert all(node.type.startswith("add") for node in graph.joins)
@@ -52,7 +30,7 @@ def test_googlenet_has_one_join_per_concatenation() -> None:
     graph = analyze(model, (3, 224, 224)).graph
     blocks = sum(isinstance(m, Inception) for m in model.modules())
     assert blocks == 9
-    assert _torch_ops(model, (1, 3, 224, 224))["cat"] == blocks
+    assert aten_op_counts(model, (1, 3, 224, 224))["cat"] == blocks
     assert len(graph.joins) == blocks
     nx_graph = graph.to_networkx()
     assert all(nx_graph.in_degree(node.id) == 4 for node in graph.joins)  # an Inception block's four branches

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from ..errors import CnnstatError
+from ..report.diagram import FORMATS
 from .app import (
     DEFAULT_CONVENTION_NAME,
     DEFAULT_OPTIMIZER_NAME,
@@ -30,20 +32,23 @@ ColorOpt = Annotated[
 ]
 
 
-def _check_out(path: Path) -> None:
+def out_file(kinds: tuple[str, ...]) -> Callable[[Path | None], Path | None]:
+    """An --out callback: the file must end in one of ``kinds`` and be writable, checked as the command line is read."""
     from ..atomic import check_file_writable
-    from ..report.diagram import FORMATS
 
-    if path.suffix.lstrip(".").lower() not in FORMATS:
-        raise CnnstatError(f"{path}: name a .{', .'.join(FORMATS)} file")
-    check_file_writable(path)
+    def check(path: Path) -> None:
+        if path.suffix.lstrip(".").lower() not in kinds:
+            raise CnnstatError(f"{path}: name a .{', .'.join(kinds)} file")
+        check_file_writable(path)
+
+    return checked_while_parsing(check)
 
 
 @app.command()
 @user_errors
 def graph(
     model: ModelArg,
-    out: Annotated[Path, typer.Option("--out", "-o", callback=checked_while_parsing(_check_out),
+    out: Annotated[Path, typer.Option("--out", "-o", callback=out_file(FORMATS),
                                       help="The file to write: .svg, .png, .pdf, or .dot (Graphviz source).")],
     input: InputOpt = None,
     batch: BatchOpt = 1,

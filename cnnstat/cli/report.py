@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from ..errors import CnnstatError
 from .app import (
     DEFAULT_CONVENTION_NAME,
     DEFAULT_OPTIMIZER_NAME,
@@ -18,27 +17,18 @@ from .app import (
     TimeoutOpt,
     TrainModeOpt,
     app,
-    checked_while_parsing,
     user_errors,
 )
 from .count import DepthOpt, report_for
-from .graph import ColorOpt
+from .graph import ColorOpt, out_file
 from .output import stderr_console
-
-
-def _check_out(path: Path) -> None:
-    from ..atomic import check_file_writable
-
-    if path.suffix.lower() not in (".html", ".htm"):
-        raise CnnstatError(f"{path}: name a .html file")
-    check_file_writable(path)
 
 
 @app.command()
 @user_errors
 def report(
     models: Annotated[list[str], typer.Argument(help="One model, or several to compare (names as for summary).")],
-    out: Annotated[Path, typer.Option("--out", "-o", callback=checked_while_parsing(_check_out),
+    out: Annotated[Path, typer.Option("--out", "-o", callback=out_file(("html", "htm")),
                                       help="The .html file to write: one file, no network needed to open it.")],
     input: InputOpt = None,
     batch: BatchOpt = 1,
