@@ -6,6 +6,8 @@ C'·C·k² + C' parameters and H·W·C'·C·k² MACs), never taken from cnnstat'
 
 from __future__ import annotations
 
+import io
+import json
 import shlex
 import shutil
 import subprocess
@@ -183,3 +185,38 @@ def test_the_ci_files_commands_pass_on_the_sample_project_and_fail_on_a_change(p
     _edit_kernel(project, 5)
     failed = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
     assert failed.returncode == 1 and "layer conv1: params" in failed.stdout
+
+
+# -- outputs for review: Markdown and CSV as the table reads, --top K ---------------------------------------------------
+
+
+def test_markdown_has_the_tables_columns_a_title_formatted_shares_and_a_total_row():
+    rows = json.loads(run("flops", "lenet5", "-f", "json").stdout)["layers"]
+    lines = run("flops", "lenet5", "-f", "markdown").stdout.splitlines()
+    assert lines[0] == "### lenet5 · FLOPs (lenet) · input 1×1×32×32"
+    assert lines[2] == "| Layer | Type | Output | MACs | FLOPs | Share |"
+    total = sum(row["flops"] for row in rows)
+    c3 = next(row for row in rows if row["name"] == "C3")
+    assert f"| C3 | Conv2d | 1×16×10×10 | {c3['macs']:,} | {c3['flops']:,} | {100 * c3['flops'] / total:.1f}% |" in lines
+    assert lines[-1].startswith("| **Total** |") and f"**{total:,}**" in lines[-1]
+    assert len(lines) == 4 + len(rows) + 1
+
+
+def test_csv_by_type_keeps_the_type_and_its_calls_in_columns_of_their_own():
+    import pandas as pd
+
+    layers = json.loads(run("summary", "resnet18", "-f", "json").stdout)["layers"]
+    frame = pd.read_csv(io.StringIO(run("summary", "resnet18", "--by", "type", "-f", "csv").stdout))
+    assert list(frame.columns[:3]) == ["name", "type", "calls"]
+    convs = [layer for layer in layers if layer["type"] == "Conv2d"]
+    conv = frame[frame["type"] == "Conv2d"].iloc[0]
+    assert conv["calls"] == len(convs) == 20 and conv["macs"] == sum(layer["macs"] for layer in convs)
+    assert frame["calls"].sum() == len(layers) and not frame["type"].str.contains("call").any()
+
+
+def test_top_alone_shows_the_costliest_rows_and_says_how_many_are_hidden():
+    layers = json.loads(run("flops", "resnet18", "-f", "json").stdout)["layers"]
+    result = run("flops", "resnet18", "--top", "3", "-f", "json")
+    shown = json.loads(result.stdout)["layers"]
+    assert [row["flops"] for row in shown] == sorted((row["flops"] for row in layers), reverse=True)[:3]
+    assert f"showing the costliest 3 of {len(layers)} rows by flops; {len(layers) - 3} hidden" in result.stderr

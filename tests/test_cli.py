@@ -68,7 +68,7 @@ def test_csv_rows_equal_json_rows(cli, tmp_path):
 
 def test_markdown_is_a_table(cli):
     lines = cli("summary", "lenet", "--format", "markdown").output.splitlines()
-    assert lines[0].startswith("| name") and set(lines[1]) <= {"|", "-", ":"}
+    assert lines[0].startswith("### ") and lines[2].startswith("| Layer") and set(lines[3]) <= {"|", "-", ":", " "}
 
 
 def test_conventions_give_different_totals(cli):

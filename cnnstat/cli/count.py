@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,7 +26,7 @@ from .app import (
     app,
     user_errors,
 )
-from .output import Format, emit
+from .output import Format, emit, stderr_console
 
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", help="Comma-separated columns of the table (any field of --format json's layers).")
@@ -42,7 +41,10 @@ class GroupBy(str, Enum):
 
 ByOpt = Annotated[GroupBy, typer.Option("--by", help="layer: a row per layer call; type: a row per layer type.")]
 SortOpt = Annotated[str | None, typer.Option("--sort", help="Sort rows by this column, largest first (e.g. macs, flops, params).")]
-TopOpt = Annotated[int | None, typer.Option("--top", min=1, help="Show only the first K rows (with --sort: the costliest K).")]
+TopOpt = Annotated[
+    int | None, typer.Option("--top", min=1, help="Show only the costliest K rows: by --sort, else by the table's main figure "
+                             "(MACs for summary, FLOPs for flops); stderr says how many are hidden."),
+]  # fmt: skip
 
 
 def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any, optimizer: Any, timeout: float | None,
@@ -73,39 +75,43 @@ def _columns(text: str | None) -> tuple[str, ...] | None:
     return chosen
 
 
-def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: int | None) -> Any:
-    """The rows to show: grouped by hierarchy or type, sorted, the first K."""
+def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: int | None, main: str = "flops") -> Any:
+    """The rows to show: grouped by hierarchy or type, sorted, the costliest K (by ``main`` unless sorted otherwise)."""
     from ..counting import views
     from ..counting.columns import COLUMN
 
     if depth is not None and by is GroupBy.type:
         raise CnnstatError("--depth and --by type group rows two different ways: choose one")
     view = views.by_type(report) if by is GroupBy.type else views.by_depth(report, depth) if depth else report
+    shown = view
     if sort is not None:
         if sort not in COLUMN:
             raise CnnstatError(f"cannot sort by {sort!r}; choose one of {', '.join(COLUMN)}")
         view = views.top(view, "flops" if sort == "share" else sort, top)  # a row's share is its FLOPs over the total
-    elif top is not None:
-        view = replace(view, layers=view.layers[:top])
+    elif top is not None:  # the costliest K by the table's main figure
+        view = views.top(view, main, top)
+    hidden = len(shown.layers) - len(view.layers)
+    if hidden:
+        stderr_console().print(f"showing the costliest {len(view.layers)} of {len(shown.layers)} rows by {sort or main}; "
+                               f"{hidden} hidden (totals are the whole model's)")  # fmt: skip
     return view
 
 
 def show_report(report: Any, view: Any, fmt: Format, tables: Callable[[Any, Any], list[Any]], explain: bool,
-                out: Path | None, columns: tuple[str, ...] | None) -> None:  # fmt: skip
+                out: Path | None, columns: tuple[str, ...] | None, kind: str = "flops") -> None:  # fmt: skip
     """Tables of the view's rows with the whole report's footer (and formulas), or the view as JSON, CSV or Markdown."""
-    from .report_view import explain_lines, footer_lines
+    from .output import write_text
+    from .report_view import explain_lines, footer_lines, machine_rows, review_text
 
     if fmt is Format.table:
         lines = footer_lines(report) + ([""] + explain_lines(view) if explain else [])
         emit(fmt, renderables=[*tables(view, report), *lines], out=out)
+    elif fmt in (Format.csv, Format.markdown):  # the table's columns, as the table shows them (report_view.py)
+        write_text(review_text(kind, view, report, fmt, columns), out)
     else:
-        total_flops = report.totals["flops"] or 1
-        rows = [{**layer.row(), "share": layer.flops / total_flops} for layer in view.layers]
-        if columns:
-            rows = [{column: row[column] for column in columns} for row in rows]
         # the rows shown; everything else (totals, depth, uncounted ops, receptive field) of the whole model
-        document = {**report.to_dict(), "layers": rows}
-        emit(fmt, document=document, rows=rows, out=out)
+        document = {**report.to_dict(), "layers": machine_rows(view, report, columns)}
+        emit(fmt, document=document, out=out)
 
 
 @app.command()
@@ -132,8 +138,8 @@ def summary(
 
     chosen = _columns(columns)
     report = report_for(model, input, batch, convention, optimizer, timeout, train)
-    view = view_of(report, depth, by, sort, top)
-    show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen)
+    view = view_of(report, depth, by, sort, top, "macs")
+    show_report(report, view, format, lambda v, r: summary_tables(v, r, chosen), explain, out, chosen, "summary")
 
 
 @app.command()

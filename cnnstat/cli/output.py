@@ -148,6 +148,11 @@ def emit(fmt: Format, *, document: Any = None, rows: list[dict[str, Any]] | None
                 _print_whole(console, renderable)
             return
         text = rendered_text(renderables or [])
+    write_text(text, out)
+
+
+def write_text(text: str, out: Path | None) -> None:
+    """Machine-readable ``text`` on stdout, or written atomically to ``out`` (said on stderr)."""
     if out is None:
         sys.stdout.write(text)
     else:

@@ -41,9 +41,62 @@ def layer_table(report: Report, title: str, columns: tuple[str, ...], totals: di
     return table(title, tuple(COLUMN[c].header for c in columns), rows, numeric, total)
 
 
+def machine_rows(view: Report, full: Report, columns: tuple[str, ...] | None) -> list[dict[str, Any]]:
+    """The rows of CSV and JSON: each value in its own column (a type's calls too), share as a fraction of the total."""
+    from ..counting.views import calls_of
+
+    total_flops = full.totals["flops"] or 1
+    rows = []
+    for layer in view.layers:
+        row = {**layer.row(), "share": layer.flops / total_flops}
+        calls = calls_of(layer)
+        if calls is not None:  # a row of --by type: its type is its name, its calls a figure of their own
+            row = {"name": layer.name, "type": layer.name, "calls": calls, **{k: v for k, v in row.items() if k not in ("name", "type")}}
+        rows.append({column: row[column] for column in columns} if columns else row)
+    return rows
+
+
+def markdown_table(view: Report, full: Report, title: str, columns: tuple[str, ...]) -> str:
+    """A Markdown table as the rich one reads: a title, the table's columns formatted as its cells, a total row."""
+    totals = full.totals
+
+    def line(cells: Any) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    align = ["---" if COLUMN[column].unit.left_aligned else "--:" for column in columns]
+    rows = [line(_cell(layer, column, totals["flops"]) for column in columns) for layer in view.layers]
+    total = line(f"**{cell}**" if cell else "" for cell in (_total_cell(column, totals) for column in columns))
+    return "\n".join([f"### {title}", "", line(COLUMN[c].header for c in columns), line(align), *rows, total, ""])
+
+
+def summary_title(report: Report) -> str:
+    """The title of ``cnnstat summary``'s table."""
+    return f"{report.model} · input {_inputs(report)}"
+
+
+def flops_title(report: Report) -> str:
+    """The title of ``cnnstat flops``' per-layer table."""
+    return f"{report.model} · FLOPs ({report.convention}) · input {_inputs(report)}"
+
+
+def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[str, ...] | None) -> str:
+    """CSV or Markdown of ``summary`` or ``flops`` (``kind``): the table's columns (or ``columns``); Markdown with a title
+    and a total row, CSV with each value in its own column and the share as a fraction rounded to 6 digits."""
+    from .output import Format, rows_text
+
+    chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
+    if fmt is Format.markdown:
+        return markdown_table(view, full, summary_title(full) if kind == "summary" else flops_title(full), chosen)
+    rows = machine_rows(view, full, None)
+    if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
+        chosen = (*chosen[: chosen.index("type") + 1], "calls", *chosen[chosen.index("type") + 1 :])
+    return rows_text([{column: round(row[column], 6) if column == "share" else row[column] for column in chosen}
+                      for row in rows], Format.csv, list(chosen))  # fmt: skip
+
+
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
     """The layer table of ``cnnstat summary``: the rows of ``view``, the totals of the whole model ``full``."""
-    return [layer_table(view, f"{full.model} · input {_inputs(full)}", columns or SUMMARY_COLUMNS, full.totals)]
+    return [layer_table(view, summary_title(full), columns or SUMMARY_COLUMNS, full.totals)]
 
 
 def summary_renderables(report: Report) -> list[Any]:
@@ -58,8 +111,7 @@ def summary_text(report: Report) -> str:
 
 def flops_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
     """The per-layer and per-type tables of ``cnnstat flops``."""
-    title = f"{full.model} · FLOPs ({full.convention}) · input {_inputs(full)}"
-    per_layer = layer_table(view, title, columns or FLOPS_COLUMNS, full.totals)
+    per_layer = layer_table(view, flops_title(full), columns or FLOPS_COLUMNS, full.totals)
     report = full
     total_flops = report.totals["flops"] or 1
     by_type: dict[str, list[int]] = {}

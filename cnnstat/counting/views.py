@@ -7,6 +7,7 @@ summed, a module's output and receptive field are those of its last row, a layer
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from .columns import ROW_COLUMNS, Aggregate, Source
@@ -61,10 +62,19 @@ def type_groups(layers: tuple[LayerCounts, ...]) -> dict[str, list[LayerCounts]]
 
 
 def by_type(report: Report) -> Report:
-    """One row per layer type, named by the type, with how many calls it sums."""
+    """One row per layer type, named by the type, with how many calls it sums in its type's place (``53 calls``)."""
     rows = [_merge(members, kind, f"{len(members)} call{'s' * (len(members) != 1)}", 0, "", in_order=False)
             for kind, members in type_groups(report.layers).items()]  # fmt: skip
     return replace(report, layers=tuple(rows))
+
+
+def calls_of(row: LayerCounts) -> int | None:
+    """How many calls a row of ``by_type`` sums (machine formats give it a column of its own), or None for a layer."""
+    match = _CALLS.fullmatch(row.type) if row.is_module and not row.module else None
+    return int(match.group(1)) if match else None
+
+
+_CALLS = re.compile(r"(\d+) calls?")
 
 
 def top(report: Report, column: str, count: int | None) -> Report:
