@@ -136,5 +136,6 @@ def compare(
     if plot is not None:
         from ..report.plots import comparison_figure, save_figure
 
-        save_figure(comparison_figure(reports), plot, f"cnnstat compare {' '.join(models)}")
+        latencies = [row["latency_ms"] for row in rows] if profile else None
+        save_figure(comparison_figure(reports, latencies), plot, f"cnnstat compare {' '.join(models)}")
         err.print(f"wrote {plot}")

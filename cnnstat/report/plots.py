@@ -33,8 +33,9 @@ def stages(report: Report) -> list[LayerCounts]:
     return rows
 
 
-def comparison_figure(reports: list[Report]) -> Any:
-    """The matplotlib figure: a top row of shared-axis panels, one bar per model; below, the MACs by stage."""
+def comparison_figure(reports: list[Report], latencies_ms: list[float] | None = None) -> Any:
+    """The matplotlib figure: a top row of shared-axis panels, one bar per model (and its measured forward latency,
+    where given); below, the MACs by stage."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,15 +44,17 @@ def comparison_figure(reports: list[Report]) -> Any:
     names = [report.model for report in reports]
     colours = [plt.get_cmap("tab10")(index % 10) for index in range(len(reports))]
     figure = plt.figure(figsize=(12, 4.2 + 0.45 * len(reports)), layout="constrained")
-    grid = figure.add_gridspec(2, len(PANELS), height_ratios=(1.1, 0.35 + 0.12 * len(reports)))
-    for column, (name, label, unit) in enumerate(PANELS):
+    panels = [(COLUMN[name].header, label, [report.totals[name] / unit for report in reports]) for name, label, unit in PANELS]
+    if latencies_ms is not None:
+        panels.append(("Forward latency (measured)", "latency (ms)", latencies_ms))
+    grid = figure.add_gridspec(2, len(panels), height_ratios=(1.1, 0.35 + 0.12 * len(reports)))
+    for column, (title, label, values) in enumerate(panels):
         axis = figure.add_subplot(grid[0, column])
-        values = [report.totals[name] / unit for report in reports]
         bars = axis.bar(range(len(reports)), values, color=colours, label=names)
         axis.set_yscale("log")
         axis.set_xticks(range(len(reports)), names, rotation=30, ha="right", fontsize=8)
         axis.set_ylabel(label)
-        axis.set_title(COLUMN[name].header)
+        axis.set_title(title)
         axis.grid(axis="y", alpha=0.3, which="both")
         for bar, value in zip(bars, values, strict=True):
             axis.annotate(f"{value:.3g}", (bar.get_x() + bar.get_width() / 2, value), ha="center", va="bottom", fontsize=7)
