@@ -82,10 +82,13 @@ class ProgressPrinter:
 
     def __call__(self, event: Any) -> None:
         from ..training.budget import format_duration
-        from ..training.events import EpochDone, EpochStarted, Notice, RunStarted, StepDone
+        from ..training.events import Compiled, EpochDone, EpochStarted, Notice, RunStarted, StepDone
 
         if isinstance(event, Notice):
             self.console.print(f"[yellow]note:[/yellow] {event.message}")
+        elif isinstance(event, Compiled):
+            self.console.print(f"compiled the step in {event.seconds:.1f} s (torch.compile, mode {event.mode}; before "
+                               "training, counted by a time budget)")  # fmt: skip
         elif isinstance(event, RunStarted):
             self.epochs, self.steps, self.total_steps = event.epochs, event.steps_per_epoch, event.total_steps
             self.steps_before = event.start_epoch * self.steps
@@ -142,6 +145,9 @@ def _final_lines(result: Any, recipe: str, run_dir: Path, seconds: float, budget
 
     final = result.final
     took = f"{format_duration(seconds)}" + (f" of a {format_duration(budget)} budget" if budget else "")
+    trained = sum(m.seconds for m in result.metrics)
+    compiled = f", {result.compile_s:.1f} s compiling" if result.compile_s is not None else ""
+    took += f" ({trained:.1f} s training, evaluations after each epoch included{compiled})"
     files = "metrics.csv, metrics.json, curves.png, last.pt" + (", best.pt" if final.val_acc is not None else "")
     if final.val_acc is None:
         setup = {"classic": "as the classic recipe does", "lecun1998": "as LeCun et al. 1998 report it"}.get(
@@ -236,6 +242,7 @@ def train_command(
     started = time.perf_counter()
     from ..atomic import check_writable
     from ..counting.inputs import parse_input
+    from ..devices import select_device
     from ..training.artifacts import confusion_table, per_class_table, plot_curves
     from ..training.budget import parse_duration
     from ..training.checkpoint import load_checkpoint, model_to_build
@@ -264,8 +271,10 @@ def train_command(
             err.print(f"resuming {out}: its stored options are used ({config.model}, recipe {config.recipe})")
     else:
         recipe_name = recipe.value if recipe is not None else default_recipe(model)
-        config = TrainConfig(model, recipe_name, build_recipe(recipe_name, model, **overrides), device=device.value, seed=seed,
-                             limit=limit, dataset=dataset.value, input_size=size)  # fmt: skip
+        on_gpu = select_device(device.value).device.type == "cuda"  # a GPU's recipes differ (training/recipes.py)
+        hyper = build_recipe(recipe_name, model, on_gpu=on_gpu, **overrides)
+        config = TrainConfig(model, recipe_name, hyper, device=device.value, seed=seed, limit=limit, dataset=dataset.value,
+                             input_size=size)  # fmt: skip
     run_dir = out or default_run_dir(config.model)
     if dist.main:  # before the data are read or a step is taken, not at the first checkpoint; runs/ for a default folder
         check_writable(run_dir if out is not None else run_dir.parent)
@@ -286,7 +295,8 @@ def train_command(
     from dataclasses import asdict
 
     extra = {"config": config.to_dict(), "device": result.device, "source": images.source, "dataset": images.info.name,
-             "plan": asdict(result.plan), "final": asdict(result.final), "weight_checksums": result.weight_checksums}  # fmt: skip
+             "plan": asdict(result.plan), "final": asdict(result.final), "weight_checksums": result.weight_checksums,
+             "train_s": sum(m.seconds for m in result.metrics), "compile_s": result.compile_s}  # fmt: skip
     write_metrics(run_dir, result.metrics, extra)
     plot_curves(run_dir, result.metrics, f"{config.model} · {images.info.title} · recipe {config.recipe}")
     err.print(per_class_table(result.confusion, result.classes))

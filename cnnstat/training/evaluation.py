@@ -96,6 +96,7 @@ def evaluate(
     with torch.no_grad(), setup.autocast():
         for start in range(0, len(split), batch_size):
             images = split.images[start : start + batch_size]
-            chunks.append(view_log_probs(model, images, pixels, views, setup.channels_last).cpu())
-    log_probs = torch.cat(chunks) if chunks else torch.zeros(0, CLASSES)
+            chunks.append(view_log_probs(model, images, pixels, views, setup.channels_last))
+    # one copy to the host for the whole split, not one per batch (each would wait for the device)
+    log_probs = torch.cat(chunks).cpu() if chunks else torch.zeros(0, CLASSES)
     return scored(log_probs, split.labels.cpu())

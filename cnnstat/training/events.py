@@ -19,6 +19,14 @@ class Notice:
 
 
 @dataclass(frozen=True)
+class Compiled:
+    """The step was compiled before training (torch.compile on CUDA), in this many seconds."""
+
+    seconds: float
+    mode: str  # torch.compile's mode
+
+
+@dataclass(frozen=True)
 class RunStarted:
     device: str
     epochs: int
@@ -52,5 +60,5 @@ class EpochDone:
     total_steps: int  # likewise
 
 
-ProgressEvent = Notice | RunStarted | EpochStarted | StepDone | EpochDone
+ProgressEvent = Notice | Compiled | RunStarted | EpochStarted | StepDone | EpochDone
 ProgressHook = Callable[[ProgressEvent], None]

@@ -30,10 +30,11 @@ class Pixels:
 
 
 def prepare_batch(images: torch.Tensor, pixels: Pixels, generator: torch.Generator | None) -> torch.Tensor:
-    """uint8 (N, 28, 28) -> the model's float input: augment, pad to 32 or resize, scale, repeat channels."""
-    x = images.unsqueeze(1).float().div_(255)
-    if generator is not None:
-        x = _augment(x, generator, pixels.mirror)
+    """uint8 (N, 28, 28) -> the model's float input: augment, pad to 32 or resize, scale, repeat channels; on their device."""
+    x = images.unsqueeze(1)
+    if generator is not None:  # on the uint8 images: a quarter of the bytes to gather, and the padding (0) is the same
+        x = augment(x, draw_augmentation(len(x), generator, pixels.mirror, x.device))
+    x = x.float().div_(255)
     channels, height, width = pixels.input_size
     if (height, width) == (32, 32):
         x = F.pad(x, (2, 2, 2, 2))  # the 1998 paper's 32×32 field, background around the digit
@@ -44,17 +45,36 @@ def prepare_batch(images: torch.Tensor, pixels: Pixels, generator: torch.Generat
     return x.expand(-1, channels, -1, -1) if channels != 1 else x
 
 
-def _augment(x: torch.Tensor, generator: torch.Generator, mirror: bool) -> torch.Tensor:
-    """Random shifts of up to 2 pixels, and horizontal flips where ``mirror``, drawn per image."""
-    n, _, size, _ = x.shape
-    padded = F.pad(x, (2, 2, 2, 2))
-    offsets = torch.randint(0, 5, (2, n), generator=generator, device=generator.device).to(x.device)
-    steps = torch.arange(size, device=x.device)
-    rows = (offsets[0, :, None] + steps)[:, :, None]
-    cols = (offsets[1, :, None] + steps)[:, None, :]
-    shifted = padded[torch.arange(n, device=x.device)[:, None, None], 0, rows, cols].unsqueeze(1)
-    flip = torch.rand(n, generator=generator, device=generator.device).to(x.device) < 0.5
-    return torch.where(flip[:, None, None, None], shifted.flip(-1), shifted) if mirror else shifted
+SHIFT = 2  # pixels an augmented image may move each way: a crop of the image padded by this much
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Per image: where its crop of the padded image begins (0 … 2·SHIFT, rows and columns) and whether it is mirrored."""
+
+    top: torch.Tensor  # (N,) int64
+    left: torch.Tensor  # (N,) int64
+    mirrored: torch.Tensor | None  # (N,) bool; None where the data set is never mirrored
+
+
+def draw_augmentation(count: int, generator: torch.Generator, mirror: bool, device: torch.device) -> Augmentation:
+    """Random crops and, where ``mirror``, flips with probability ½, drawn from ``generator`` and moved to ``device``."""
+    offsets = torch.randint(0, 2 * SHIFT + 1, (2, count), generator=generator, device=generator.device).to(device)
+    # the flips are drawn even where unused, so a data set's mirror symmetry never changes the draws that follow
+    flips = torch.rand(count, generator=generator, device=generator.device).to(device) < 0.5
+    return Augmentation(offsets[0], offsets[1], flips if mirror else None)
+
+
+def augment(images: torch.Tensor, drawn: Augmentation) -> torch.Tensor:
+    """Images (N, 1, H, W) cropped and mirrored as ``drawn`` says, all at once: one gather from the zero-padded batch."""
+    count, _, height, width = images.shape
+    padded = F.pad(images, (SHIFT, SHIFT, SHIFT, SHIFT))
+    rows = (drawn.top[:, None] + torch.arange(height, device=images.device))[:, :, None]
+    cols = (drawn.left[:, None] + torch.arange(width, device=images.device))[:, None, :]
+    shifted = padded[torch.arange(count, device=images.device)[:, None, None], 0, rows, cols].unsqueeze(1)
+    if drawn.mirrored is None:
+        return shifted
+    return torch.where(drawn.mirrored[:, None, None, None], shifted.flip(-1), shifted)
 
 
 @dataclass(frozen=True)

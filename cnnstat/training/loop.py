@@ -24,6 +24,7 @@ import torch
 
 from ..errors import CnnstatError
 from . import evaluation
+from .batches import epoch_batches, epoch_order
 from .budget import Clock, Pace, Plan
 from .checkpoint import load_checkpoint
 from .checkpoint_policy import keep_choice, keep_epoch, restore, start_folder
@@ -32,11 +33,10 @@ from .data import ImageData
 from .datasets import dataset_info
 from .distributed import share_buffers, summed_over_processes, weight_checksums
 from .evaluation import TTA_VIEWS
-from .events import EpochDone, EpochStarted, ProgressHook, RunStarted, StepDone
-from .images import prepare_batch
+from .events import Compiled, EpochDone, EpochStarted, ProgressHook, RunStarted, StepDone
 from .metrics import EpochMetrics
 from .planner import plan_run, replan_run
-from .run import Run, denormals_flushed, set_up, train_step
+from .run import Run, compile_ahead, denormals_flushed, set_up, train_step
 from .tta import choose_tta
 
 
@@ -69,6 +69,7 @@ class TrainResult:
     classes: tuple[str, ...]
     plan: Plan
     weight_checksums: list[float] = field(default_factory=list)
+    compile_s: float | None = None  # compiling the step before training (counted by a budget, not in any epoch's time)
 
 
 def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tuple[EpochMetrics, Pace]:
@@ -82,8 +83,7 @@ def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tu
     assert run.scheduler is not None
     steps = run.plan.steps_in_epoch(epoch, run.steps_per_epoch)
     generator = torch.Generator(device=setup.device).manual_seed(run.config.seed * 1_000_003 + epoch)
-    order = torch.randperm(len(run.train), generator=generator, device=setup.device)[: run.usable][dist.rank :: dist.world]
-    order = order[: steps * run.per_rank_batch]
+    order = epoch_order(len(run.train), run.usable, generator, dist.rank, dist.world)[: steps * run.per_rank_batch]
     run.network.train()
     began = clock()
     loss_sum = torch.zeros((), device=setup.device)
@@ -91,18 +91,19 @@ def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tu
     report(EpochStarted(epoch + 1, run.plan.epochs, steps))
     warm_up = min(max(1, steps // 10), steps - 1)  # steps that may pay one-off costs
     warm_began = began
-    for step, first in enumerate(range(0, len(order), run.per_rank_batch)):
-        index = order[first : first + run.per_rank_batch]
-        x = prepare_batch(run.train.images[index], run.pixels, generator if hyper.augment else None)
-        y = run.train.labels[index]
+    seen_here = 0
+    batches = epoch_batches(run.train, order, run.per_rank_batch, run.pixels, generator if hyper.augment else None)
+    for step, (x, y) in enumerate(batches):
         loss, logits = train_step(run, run.network, run.optimizer, x, y)
         run.scheduler.step()
         loss_sum += loss.detach() * len(y)
         correct += (logits.argmax(1) == y).sum()
-        report(StepDone(step + 1, loss_sum, correct, first + len(y)))
+        seen_here += len(y)
+        report(StepDone(step + 1, loss_sum, correct, seen_here))
         if step + 1 == warm_up:
             warm_began = clock()
-    totals = summed_over_processes(dist, torch.stack([loss_sum.float(), correct.float()]))
+    # read on the host before the clock: on a GPU that waits for the epoch's queued steps, so the pace is the device's
+    loss_total, correct_total = summed_over_processes(dist, torch.stack([loss_sum.float(), correct.float()])).tolist()
     share_buffers(dist, run.model)
     trained = clock()
     seen = len(order) * dist.world
@@ -113,7 +114,7 @@ def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tu
         run.confusion = held_out.confusion
     ended = clock()
     metrics = EpochMetrics(
-        epoch=epoch + 1, steps=steps, train_loss=totals[0].item() / seen, train_acc=totals[1].item() / seen,
+        epoch=epoch + 1, steps=steps, train_loss=loss_total / seen, train_acc=correct_total / seen,
         seconds=ended - began, images_per_s=seen / (trained - began) if trained > began else 0.0,
         lr=run.optimizer.param_groups[0]["lr"], **figures,
     )  # fmt: skip
@@ -166,6 +167,9 @@ def train(
     try:
         with denormals_flushed(run.setup):
             pace = None
+            compile_s = compile_ahead(run, clock)
+            if compile_s is not None:
+                report(Compiled(compile_s, run.config.hyper.compile_mode))
             if resume:
                 restore(run, load_checkpoint(out / "last.pt"))
             else:
@@ -190,7 +194,7 @@ def train(
     except KeyboardInterrupt:
         raise TrainingInterrupted(_interrupted(config, out, saved, run.plan.epochs, resume)) from None
     return TrainResult(out, run.metrics, final, run.confusion, run.setup.description, data.info.classes, run.plan,
-                       weight_checksums(run.model, run.dist))  # fmt: skip
+                       weight_checksums(run.model, run.dist), compile_s)  # fmt: skip
 
 
 def _interrupted(config: TrainConfig, out: Path, saved: int | None, epochs: int, resumed: bool) -> str:

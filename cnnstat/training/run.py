@@ -17,14 +17,14 @@ from ..counting.records import format_shape
 from ..devices import DeviceSetup, select_device
 from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
-from .budget import Plan
+from .budget import Clock, Plan
 from .config import TrainConfig
 from .data import ImageData, Split, validation_split
 from .datasets import DatasetInfo
 from .distributed import Distributed, join
 from .evaluation import CLASSES, class_logits
 from .events import Notice, ProgressHook
-from .images import Pixels
+from .images import Pixels, prepare_batch
 from .initialisation import initialise
 from .metrics import EpochMetrics
 from .optimizers import build_optimizer
@@ -61,6 +61,7 @@ class Run:
     best_epoch: int = 0
     best_weights: dict[str, torch.Tensor] | None = None
     confusion: torch.Tensor = field(default_factory=lambda: torch.zeros(10, 10, dtype=torch.int64))  # of the last test evaluation
+    compiled: bool = False  # the network is torch.compile'd (on CUDA, where the recipe says so)
 
     @property
     def has_val(self) -> bool:
@@ -137,32 +138,64 @@ def set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHook
     if usable == 0:
         raise CnnstatError(f"{len(train_split)} training images cannot be shared among {dist.world} processes")
     network = torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model
-    if hyper.compile and setup.device.type == "cuda":
-        network = torch.compile(network)  # type: ignore[assignment]
+    compiled = hyper.compile and setup.device.type == "cuda"
+    if compiled:
+        network = torch.compile(network, mode=hyper.compile_mode)  # type: ignore[assignment]
     return Run(
         config, out, dist, setup, Pixels.for_run(input_size, hyper, data.info), model, network, build_optimizer(model, hyper),
         # fp16 gradients underflow without loss scaling; bf16 and float32 need none
         torch.amp.GradScaler(setup.device.type, enabled=setup.amp_dtype == torch.float16),
         train_split.to(setup.device), val_split.to(setup.device), data.test.to(setup.device),
-        usable, per_rank_batch, math.ceil(usable // dist.world / per_rank_batch),
+        usable, per_rank_batch, math.ceil(usable // dist.world / per_rank_batch), compiled=compiled,
     )  # fmt: skip
+
+
+def forward_loss(run: Run, network: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training loss and the logits of a batch, under the run's mixed precision and memory format."""
+    if run.setup.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    with run.setup.autocast():
+        logits = class_logits(network(x))
+        return F.cross_entropy(logits, y, label_smoothing=run.config.hyper.label_smoothing), logits
 
 
 def train_step(
     run: Run, network: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimiser step on a batch; the loss and logits, still on the device."""
-    hyper, setup = run.config.hyper, run.setup
-    if setup.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    with setup.autocast():
-        logits = class_logits(network(x))
-        loss = F.cross_entropy(logits, y, label_smoothing=hyper.label_smoothing)
+    loss, logits = forward_loss(run, network, x, y)
     optimizer.zero_grad(set_to_none=True)
     run.scaler.scale(loss).backward()
     run.scaler.step(optimizer)
     run.scaler.update()
     return loss, logits
+
+
+COMPILE_CALLS = 3  # CUDA graph trees run a compiled graph once eagerly, then record it, then replay it
+
+
+def compile_ahead(run: Run, clock: Clock) -> float | None:
+    """Compile the run's step before training and return the seconds it took (None where nothing is compiled).
+
+    Forward and backward passes on a batch of the training shape, without an optimiser step; the weights, the
+    batch norm statistics, the gradients and every random state are put back, so the run trains as it would have.
+    """
+    if not run.compiled:
+        return None
+    kept = {name: value.clone() for name, value in run.model.state_dict().items()}
+    images = run.train.take(slice(0, run.per_rank_batch))
+    x = prepare_batch(images.images, run.pixels, None)
+    began = clock()
+    with torch.random.fork_rng(devices=[run.setup.device] if run.setup.device.type == "cuda" else []):
+        run.network.train()
+        for _ in range(COMPILE_CALLS):
+            loss, _ = forward_loss(run, run.network, x, images.labels)
+            loss.backward()
+        loss.item()  # wait for the device
+    seconds = clock() - began
+    run.model.load_state_dict(kept)
+    run.optimizer.zero_grad(set_to_none=True)
+    return seconds
 
 
 @contextmanager
