@@ -28,9 +28,9 @@ from pathlib import Path
 AVX2_ONLY = {"ONEDNN_MAX_CPU_ISA": "AVX2", "ATEN_CPU_CAPABILITY": "avx2"}  # what a CPU without AVX-512 gives torch
 
 
-def run(model: str, args: list[str], out: Path, env: dict[str, str] | None = None) -> dict[str, float]:
+def run(model: str, args: list[str], out: Path, env: dict[str, str] | None = None, device: str = "cpu") -> dict[str, float]:
     """Wall seconds, test and validation accuracy and epochs of `cnnstat train MODEL ARGS`."""
-    command = [sys.executable, "-m", "cnnstat", "train", model, *args, "--device", "cpu", "--out", str(out)]
+    command = [sys.executable, "-m", "cnnstat", "train", model, *args, "--device", device, "--out", str(out)]
     start = time.perf_counter()
     finished = subprocess.run(
         command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
