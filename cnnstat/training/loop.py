@@ -10,7 +10,7 @@ how test images are averaged over views of them, are chosen on validation images
 training set; the test set is evaluated once, at the end, on what was chosen.
 
 A run's parts each have a module: its configuration (``config``), setting it up (``run``), its events
-(``events``), the step planner (``planner``), checkpoint policy (``checkpoint_policy``), the choice of
+(``events``), an epoch's batches on the device (``batches``), the step planner (``planner``), checkpoint policy (``checkpoint_policy``), the choice of
 test-time averaging (``tta``) and what a torchrun job's processes share (``distributed``).
 """
 
