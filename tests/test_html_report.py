@@ -97,3 +97,19 @@ def test_comparison_page_and_depth(cli, tmp_path, browser) -> None:
         assert len(diagram.find_elements(By.CSS_SELECTOR, "g.node.layer")) == len(groups)
         assert len(browser.find_elements(By.CSS_SELECTOR, f"#layers-{index} tbody tr")) == len(analyze(model).layers)
     assert browser.save_screenshot(str(tmp_path / "compared.png"))
+
+
+def test_measured_time_and_roofline(cli, tmp_path, browser) -> None:
+    from selenium.webdriver.common.by import By
+
+    report = analyze("lenet5")
+    path = _write(cli, tmp_path, "lenet5", "--profile")
+    browser.get(path.as_uri())
+    assert _errors(browser) == []
+    rows = browser.find_elements(By.CSS_SELECTOR, "#times-0 tbody tr")
+    assert [row.find_element(By.CSS_SELECTOR, "td").text for row in rows] == [layer.name for layer in report.layers]
+    assert browser.find_elements(By.CSS_SELECTOR, "#profile-0 .roofline svg")
+    browser.find_element(By.XPATH, "//table[@id='times-0']//th[text()='Time (ms)']").click()
+    times = [float(row.find_elements(By.CSS_SELECTOR, "td")[2].get_attribute("data-sort"))
+             for row in browser.find_elements(By.CSS_SELECTOR, "#times-0 tbody tr")]  # fmt: skip
+    assert times == sorted(times, reverse=True) and times[0] > 0

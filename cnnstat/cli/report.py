@@ -38,6 +38,8 @@ def report(
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
+    profile: Annotated[bool, typer.Option("--profile", help="Also time each layer on this machine: a time table and "
+                                                              "the roofline (cnnstat profile).")] = False,
 ) -> None:  # fmt: skip
     """An offline HTML report: totals, the data-flow diagram, sortable layer table, cost charts (--depth groups the diagram)."""
     from ..atomic import write_atomically
@@ -50,5 +52,14 @@ def report(
     for name in models:
         with err.status(f"counting {name}…"):
             reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
-    write_atomically(out, html_report(reports, depth=depth, figure=color))
+    profiles = None
+    if profile:
+        from ..profile.run import profile_model
+
+        profiles = []
+        for name, counted in zip(models, reports, strict=True):
+            with err.status(f"timing {name}…") as status:
+                profiles.append(profile_model(name, input_size=counted.input_shape[1:], batch=batch, train=train,
+                                              progress=status.update))  # fmt: skip
+    write_atomically(out, html_report(reports, depth=depth, figure=color, profiles=profiles))
     err.print(f"wrote {out}")

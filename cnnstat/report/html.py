@@ -18,6 +18,7 @@ from .charts import bar_chart, step_chart
 
 if TYPE_CHECKING:
     from ..counting.report import LayerCounts, Report
+    from ..profile.run import ProfileReport
 
 #: The layer table's columns: the terminal's summary and FLOPs columns, memory and the receptive field.
 LAYER_COLUMNS = ("name", "type", "input_shape", "output_shape", "params", "macs", "flops", "share", "activation_bytes",
@@ -81,14 +82,18 @@ document.querySelectorAll('.diagram-box').forEach(box => {
 """
 
 
-def html_report(reports: list[Report], *, depth: int | None = None, figure: str = "macs") -> str:
-    """One self-contained page: a model's report, or several models compared and then each one's report."""
+def html_report(reports: list[Report], *, depth: int | None = None, figure: str = "macs",
+                profiles: list[ProfileReport] | None = None) -> str:  # fmt: skip
+    """One self-contained page: a model's report, or several models compared and then each one's report; with
+    ``profiles`` (one per report), each model's measured per-layer time and its roofline too."""
     title = " vs ".join(report.model for report in reports)
     body = [f"<h1>cnnstat · {escape(title)}</h1>"]
     if len(reports) > 1:
         body.append(_comparison(reports))
     for index, report in enumerate(reports):
         body.append(_model_section(report, index, depth, figure))
+        if profiles is not None:
+            body.append(_profile_section(profiles[index], index))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>cnnstat · {escape(title)}</title>'
             f'<style>{_STYLE}</style></head><body>{"".join(body)}<script>{_SCRIPT}</script></body></html>\n')  # fmt: skip
 
@@ -179,3 +184,41 @@ def _cell(text: str, value: Any, left: bool = False) -> str:
         value = size
     sort = value if isinstance(value, (int, float)) and not isinstance(value, bool) else ""
     return f'<td{"" if left else " class=num"} data-sort="{sort}">{escape(text)}</td>'
+
+
+#: The per-layer time table: (header, the row's value in the unit the header names, that value written).
+_TIME_COLUMNS = (
+    ("Layer", lambda row: row.name, str), ("Type", lambda row: row.type, str),
+    ("Time (ms)", lambda row: 1000 * row.time_s, lambda v: f"{v:,.3f}"),
+    ("p10–p90 (ms)", lambda row: 1000 * row.p10_s, lambda v: f"{v:,.3f}"),
+    ("Floor (ms)", lambda row: 1000 * row.floor_s, lambda v: f"{v:,.4f}"),
+    ("Bound", lambda row: row.bound, str), ("Of roof", lambda row: 100 * row.of_roof, lambda v: f"{v:.1f}%"),
+    ("Doubts", lambda row: "; ".join(row.doubts), str),
+)  # fmt: skip
+
+
+def _profile_section(profile: ProfileReport, index: int) -> str:
+    """The measured per-layer times beside their roofline floors, and the roofline chart."""
+    import tempfile
+    from pathlib import Path
+
+    from ..profile.plot import plot_roofline
+
+    with tempfile.TemporaryDirectory() as folder:
+        chart = Path(folder) / "roofline.svg"
+        plot_roofline(profile, chart)
+        svg = chart.read_text(encoding="utf-8")
+    svg = svg[svg.index("<svg") :]
+    headers = "".join(f"<th>{escape(header)}</th>" for header, _, _ in _TIME_COLUMNS)
+    rows = "".join(
+        "<tr>" + "".join(_cell(write(value(row)), value(row), write is str) for _, value, write in _TIME_COLUMNS) + "</tr>"
+        for row in profile.rows
+    )  # fmt: skip
+    summary = (f"{profile.model} on {profile.device}, {profile.dtype}, input {format_shape(profile.input_shape)}: the "
+               f"whole forward {1000 * profile.whole.median:,.3f} ms (median of {profile.repeats}), its layers timed "
+               f"one by one {1000 * profile.layers_s:,.3f} ms")  # fmt: skip
+    notes = "".join(f"<li>{escape(note)}</li>" for note in profile.notes)
+    return (f'<section class="profile" id="profile-{index}"><h2>Time (measured) · {escape(profile.model)}</h2>'
+            f"<p>{escape(summary)}</p><ul>{notes}</ul><div class=\"roofline\">{svg}</div>"
+            f'<table class="sortable times" id="times-{index}"><thead><tr>{headers}</tr></thead><tbody>{rows}</tbody>'
+            "</table></section>")  # fmt: skip
