@@ -92,3 +92,19 @@ def test_compare_tables_fit_the_terminal_and_merge_functional_calls(cli) -> None
         counts = aten_op_counts(model, (1, 3, 224, 224))
         calls.append(counts.get("relu", 0) + counts.get("relu_", 0))
     assert [int(cell) for cell in relu[0].split("│")[2:5]] == calls
+
+
+def test_a_table_too_wide_for_the_terminal_abbreviates_its_numbers(cli) -> None:
+    import json
+    import re
+
+    columns = "name,params,macs,flops,connections,neurons,backward_macs,activation_bytes,training_bytes"
+    result = cli("summary", "resnet18", "--columns", columns)
+    assert result.exit_code == 0, result.output
+    table = [line for line in result.output.splitlines() if line.startswith(("┏", "┃", "│", "└"))]
+    assert max(len(line) for line in table) <= 120
+    exact = json.loads(cli("summary", "resnet18", "--columns", columns, "-f", "json").stdout)["layers"]
+    shown = next(line for line in table if line.startswith("│ conv1 "))
+    cells = [cell.strip() for cell in shown.strip("│").split("│")]
+    assert cells[2] == "118M" and exact[0]["macs"] == 118_013_952  # three significant digits of the JSON's exact figure
+    assert all(re.fullmatch(r"[\d.]+[kMG]?|[\d.,]+ [KMG]?i?B", cell) for cell in cells[1:]), cells
