@@ -39,7 +39,7 @@ def main() -> None:
     print("costliest layers: name, ms, floor ms, bound, % of roof")
     for row in sorted(report.rows, key=lambda r: r.time_s, reverse=True)[:10]:
         print(f"  {row.name:28s} {1000 * row.time_s:9.3f} {1000 * row.floor_s:9.3f} {row.bound:8s} {100 * row.of_roof:5.1f}%")
-    beaten = [row.name for row in report.rows if row.time_s < row.floor_s]
+    beaten = [f"{row.name} ({row.floor_s / row.time_s:.2f}× faster)" for row in report.rows if row.time_s < row.floor_s]
     print(f"layers faster than their floor: {', '.join(beaten) or 'none'}")
 
 

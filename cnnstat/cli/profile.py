@@ -19,9 +19,10 @@ ThreadsOpt = Annotated[int | None, typer.Option(min=1, help="CPU threads; defaul
 RemeasureOpt = Annotated[bool, typer.Option("--remeasure", help="Measure the machine's peaks again, not from the cache.")]
 
 
-def _ms(seconds: float) -> str:
-    """Milliseconds to four significant digits: a 5 µs layer and a 50 ms one both readable."""
-    return f"{1000 * seconds:,.4g}"
+def _us(seconds: float) -> str:
+    """Microseconds: whole ones from 1,000 up, three significant digits below (a bound on an H100 is nanoseconds)."""
+    value = 1e6 * seconds
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.3g}"
 
 
 def profile_table(report: Any) -> Any:
@@ -30,14 +31,14 @@ def profile_table(report: Any) -> Any:
     total_flops = sum(row.flops for row in report.rows) or 1
     on = report.on
     rows = [
-        (row.name, row.type, _ms(row.time_s), f"{100 * row.time_s / total_time:.1f}%", f"{100 * row.flops / total_flops:.1f}%",
-         human_bytes(row.bytes), f"{row.intensity:,.1f}", _ms(row.floor_s), row.bound or "—", f"{row.achieved_gflops:,.1f}",
+        (row.name, row.type, _us(row.time_s), f"{100 * row.time_s / total_time:.1f}%", f"{100 * row.flops / total_flops:.1f}%",
+         human_bytes(row.bytes), f"{row.intensity:,.1f}", _us(row.floor_s), row.bound or "—", f"{row.achieved_gflops:,.1f}",
          f"{row.achieved_gbs:,.1f}", f"{100 * row.of_roof:.1f}%", f"{100 * row.spread:.0f}%" + (" !" if row.doubts else ""),
-         *((_ms(row.on_floor_s),) if on else ()))
+         *((_us(row.on_floor_s),) if on else ()))
         for row in report.rows
     ]  # fmt: skip
-    headers = ("Layer", "Type", "Time ms", "Time share", "FLOP share", "Bytes moved", "FLOP/B", "Floor ms", "Bound",
-               "GFLOP/s", "GB/s", "Of roof", "Spread", *((f"Bound on {on.key} ms",) if on else ()))  # fmt: skip
+    headers = ("Layer", "Type", "Time µs", "Time share", "FLOP share", "Bytes moved", "FLOP/B", "Floor µs", "Bound",
+               "GFLOP/s", "GB/s", "Of roof", "Spread", *((f"Bound on {on.key} µs",) if on else ()))  # fmt: skip
     title = (f"{report.model} · input {'×'.join(map(str, report.input_shape))} · {report.dtype} · {report.device} · "
              f"median of {report.repeats}" + (" · forward + backward" if report.train else ""))  # fmt: skip
     return table(title, headers, rows, len(headers) - 2)
@@ -47,10 +48,10 @@ def summary_lines(report: Any) -> list[str]:
     """Whole against the sum of layers, the layers furthest below their roof, and the doubts, for stderr."""
     whole = report.whole
     lines = [
-        f"whole model, no instrumentation: {_ms(whole.median)} ms (p10–p90 {_ms(whole.p10)}–{_ms(whole.p90)}); "
-        f"sum of layers: {_ms(report.layers_s)} ms; overhead {100 * report.overhead:+.1f}% (hooks and work between layers)",
+        f"whole model, no instrumentation: {_us(whole.median)} µs (p10–p90 {_us(whole.p10)}–{_us(whole.p90)}); "
+        f"sum of layers: {_us(report.layers_s)} µs; overhead {100 * report.overhead:+.1f}% (hooks and work between layers)",
         "furthest below their roof (time − floor): " + ", ".join(
-            f"{row.name} {_ms(row.time_s - row.floor_s)} ms ({100 * row.of_roof:.1f}% of roof, {row.bound})"
+            f"{row.name} {_us(row.time_s - row.floor_s)} µs ({100 * row.of_roof:.1f}% of roof, {row.bound})"
             for row in report.furthest_below_roof(SHOWN_BELOW_ROOF)),
     ]  # fmt: skip
     doubted = [row for row in report.rows if row.doubts]
@@ -165,4 +166,6 @@ def latency_table(rows: list[dict[str, Any]]) -> Any:
     """``compare --profile``: each model's measured forward latency and throughput on this machine."""
     cells = [(row["model"], row["timing_doubts"] or "—", f"{row['latency_ms']:,.3f}",
               f"{row['latency_p10_ms']:,.3f}–{row['latency_p90_ms']:,.3f}", f"{row['images_per_s']:,.1f}") for row in rows]  # fmt: skip
-    return table("Measured forward on this machine", ("Model", "Too noisy to trust", "Latency ms", "p10–p90 ms", "Images/s"), cells, 3)
+    return table(
+        "Measured forward on this machine", ("Model", "Too noisy to trust", "Latency ms", "p10–p90 ms", "Images/s"), cells, 3
+    )

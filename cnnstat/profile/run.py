@@ -15,7 +15,7 @@ from ..errors import CnnstatError
 from .layers import time_layers, time_whole
 from .peaks import MachinePeaks, machine_peaks
 from .published import PublishedDevice, published_device
-from .roofline import floor_of
+from .roofline import floor_of, working_set
 
 DTYPES = ("float32", "bfloat16", "float16")
 #: The convention a roofline counts FLOPs in: 2 per MAC and 1 per elementwise operation, as the peaks are measured.
@@ -198,7 +198,7 @@ def _profile_row(layer: Any, spread: Spread, backward_s: float | None, dtype: st
                  published: PublishedDevice | None, load: float | None, cores: int) -> LayerProfile:  # fmt: skip
     flops = layer.flops + (2 * layer.backward_macs if backward_s is not None else 0)
     moved = layer.bytes
-    floor = floor_of(flops, moved, dtype, peaks)
+    floor = floor_of(flops, moved, dtype, peaks, working_set(layer.ops))
     on_floor = floor_of(flops, moved, dtype, published).seconds if published is not None else None
     seconds = spread.median
     return LayerProfile(
