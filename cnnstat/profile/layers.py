@@ -2,8 +2,8 @@
 
 The rows are those the trace makes (``counting/trace.py``): a call of a leaf module, or a torch
 function called outside leaf modules. Leaf modules are timed between forward pre- and post-hooks,
-functional rows around the call (a TorchFunctionMode), backward passes between a leaf's full
-backward pre- and post-hooks. On the CPU the clock is ``time.perf_counter``; on CUDA each span is a
+functional rows around the call (a TorchFunctionMode), a leaf's backward from the moment the first
+autograd node its forward made starts to the moment the last one ends (node hooks). On the CPU the clock is ``time.perf_counter``; on CUDA each span is a
 pair of CUDA events read after the pass has synchronised, so no span ends before its kernels do.
 """
 
@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
+from torch.utils._pytree import tree_flatten
 
 from ..counting.layers import class_names, layer_counter_for
 
@@ -102,17 +103,15 @@ class LayerTimer:
         self.names = {module: name for name, module in model.named_modules()}
         self.leaves = leaves(model)
         self.stack: list[nn.Module] = []
-        self.open: list[tuple[str, Any]] = []  # spans begun in this pass, not yet read
-        self.backward_open: dict[nn.Module, Any] = {}
+        self.backward = backward
+        self.open: list[tuple[str, Any, tuple[Any, ...]]] = []  # spans begun in this pass, not yet read
         self.samples = LayerSamples()
         self.pass_spans: list[tuple[str, Any, Any, bool]] = []
+        self.backward_marks: list[tuple[str, list[Any]]] = []  # per leaf call: its name, its backward's first and last marks
         self.handles = []
         for module in self.names:
             self.handles.append(module.register_forward_pre_hook(self._pre))
             self.handles.append(module.register_forward_hook(self._post))
-            if backward and module in self.leaves:
-                self.handles.append(module.register_full_backward_pre_hook(self._backward_pre))
-                self.handles.append(module.register_full_backward_hook(self._backward_post))
 
     def remove(self) -> None:
         for handle in self.handles:
@@ -130,22 +129,40 @@ class LayerTimer:
 
     def _pre(self, module: nn.Module, args: Any) -> None:
         if module in self.leaves and not self.inside_leaf():
-            self.open.append((self.leaves[module], self.clock.mark()))
+            # the nodes that made its inputs, read now: an in-place layer (ReLU(inplace=True)) changes them
+            made = tuple(t.grad_fn for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None)
+            self.open.append((self.leaves[module], self.clock.mark(), made if self.backward else ()))
         self.stack.append(module)
 
     def _post(self, module: nn.Module, args: Any, output: Any) -> None:
         self.stack.pop()
         if module in self.leaves and not self.inside_leaf() and self.open:
-            name, start = self.open.pop()
+            name, start, inputs = self.open.pop()
             self.close(name, start)
+            if self.backward:
+                self._watch_backward(name, inputs, output)
 
-    def _backward_pre(self, module: nn.Module, grad_output: Any) -> None:
-        self.backward_open[module] = self.clock.mark()
+    def _watch_backward(self, name: str, inputs: tuple[Any, ...], output: Any) -> None:
+        """Hook the autograd nodes this call made: its backward begins as the first starts and ends as the last ends."""
+        outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+        nodes = _nodes_between(outputs, inputs)
+        if not nodes:
+            return
+        marks: list[Any] = []
+        self.backward_marks.append((name, marks))
 
-    def _backward_post(self, module: nn.Module, grad_input: Any, grad_output: Any) -> None:
-        start = self.backward_open.pop(module, None)
-        if start is not None:
-            self.close(self.leaves[module], start, backward=True)
+        def started(*_: Any) -> None:
+            if not marks:
+                marks.append(self.clock.mark())
+
+        def ended(*_: Any) -> None:
+            if marks:
+                del marks[1:]
+                marks.append(self.clock.mark())
+
+        for node in nodes:
+            node.register_prehook(started)
+            node.register_hook(ended)
 
     def functions(self) -> _FunctionTimer:
         return _FunctionTimer(self)
@@ -153,6 +170,8 @@ class LayerTimer:
     def end_pass(self) -> None:
         """Read this pass's spans (after the device has finished them) into the samples."""
         self.clock.settle()
+        self.pass_spans += [(name, marks[0], marks[-1], True) for name, marks in self.backward_marks if len(marks) == 2]
+        self.backward_marks.clear()
         seen: dict[tuple[str, bool], int] = defaultdict(int)
         for name, start, end, backward in self.pass_spans:
             occurrence = seen[(name, backward)]
@@ -160,6 +179,22 @@ class LayerTimer:
             samples = self.samples.backward if backward else self.samples.forward
             samples[(name, occurrence)].append(self.clock.seconds(start, end))
         self.pass_spans.clear()
+
+
+def _nodes_between(outputs: list[torch.Tensor], inputs: tuple[Any, ...]) -> list[Any]:
+    """The autograd nodes from ``outputs`` back to (not into) ``inputs``, the nodes that made the call's inputs."""
+    stop = set(inputs)
+    found: list[Any] = []
+    seen: set[Any] = set()
+    todo = [t.grad_fn for t in outputs]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen or node in stop:
+            continue
+        seen.add(node)
+        found.append(node)
+        todo.extend(following for following, _ in node.next_functions)
+    return found
 
 
 def time_layers(model: nn.Module, run: Callable[[], Any], device: torch.device, repeats: int, backward: bool,

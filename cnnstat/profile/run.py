@@ -124,8 +124,6 @@ def profile_model(name: str, *, input_size: tuple[int, ...] | None = None, batch
     shape = (batch, *size)
     notes: list[str] = []
     model = resolved.module.to(setup.device, torch_dtype)
-    if train:
-        notes += _out_of_place(model)
     model.train(train)
     progress(f"counting {name}…")
     report = analyze(model, [tuple(size)], dtypes=[dtype], batch=batch, convention=ROOFLINE_CONVENTION, train=train)
@@ -184,16 +182,6 @@ def _pass(model: nn.Module, x: torch.Tensor, train: bool) -> Callable[[], Any]:
     return forward_backward
 
 
-def _out_of_place(model: nn.Module) -> list[str]:
-    """Switch in-place activations off (backward hooks cannot see a module whose output is changed in place)."""
-    switched = [name for name, module in model.named_modules() if getattr(module, "inplace", False) is True]
-    for name in switched:
-        model.get_submodule(name).inplace = False
-    return (
-        [f"--train: {len(switched)} in-place activations run out of place, so backward hooks can time them"] if switched else []
-    )
-
-
 def _profile_row(layer: Any, spread: Spread, backward_s: float | None, dtype: str, peaks: MachinePeaks,
                  published: PublishedDevice | None, load: float | None, cores: int) -> LayerProfile:  # fmt: skip
     flops = layer.flops + (2 * layer.backward_macs if backward_s is not None else 0)
@@ -241,7 +229,8 @@ def grouped(report: ProfileReport, key: Callable[[LayerProfile], str]) -> Profil
 def by_depth(report: ProfileReport, depth: int) -> ProfileReport:
     """One row per module ``depth`` levels down (``layer1``, ``layer1.0``); shallower rows as they are."""
     return grouped(
-        report, lambda row: ".".join(row.module.split(".")[:depth]) if row.module.count(".") + 1 >= depth else row.name
+        report,
+        lambda row: ".".join(row.module.split(".")[:depth]) if row.module and row.module.count(".") + 1 >= depth else row.name,
     )
 
 
