@@ -220,3 +220,24 @@ def test_top_alone_shows_the_costliest_rows_and_says_how_many_are_hidden():
     shown = json.loads(result.stdout)["layers"]
     assert [row["flops"] for row in shown] == sorted((row["flops"] for row in layers), reverse=True)[:3]
     assert f"showing the costliest 3 of {len(layers)} rows by flops; {len(layers) - 3} hidden" in result.stderr
+
+
+# -- also mended: flags shown as flags, --version, shorter and misordered shapes -----------------------------------------
+
+
+def test_flags_show_no_value_and_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    for args in (("--help",), ("check", "--help")):
+        assert "<bool>" not in run(*args).output
+    assert run("--version").output.strip() == f"cnnstat {version('cnnstat')}"
+
+
+def test_a_shorter_shape_says_how_it_was_read_and_a_misordered_one_gets_a_hint():
+    shorter = run("summary", "resnet18", "--input", "3x64", "-f", "json")
+    assert json.loads(shorter.stdout)["layers"][0]["input_shape"] == [1, 3, 3, 64]
+    assert "--input 3x64 was read as 3×3×64" in shorter.stderr
+    batch = run("summary", "resnet18", "--input", "1x3x64x64")
+    assert batch.exit_code == 1 and "looks batch-included" in batch.output and "(3x64x64)" in batch.output
+    last = run("summary", "resnet18", "--input", "64x64x3")
+    assert last.exit_code == 1 and "looks channels-last: give channels first (3x64x64)" in last.output

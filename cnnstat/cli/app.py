@@ -33,6 +33,27 @@ app = typer.Typer(
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Typer's rich help writes a flag's type as "<bool>", as if --help or --all took a value: a flag shows no type.
+_display_type_rich = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _display_type_rich(self, ctx)  # type: ignore[method-assign]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"cnnstat {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_print_version, help="Print cnnstat's version and exit.")
+    ] = False,
+) -> None:
+    """The options that come before a command (the app's help is Typer's ``help`` above)."""
+
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one red line on stderr and return the Exit to raise."""
@@ -72,7 +93,8 @@ InputOpt = Annotated[
     typer.Option(
         "--input", "-i",
         help="One per input of forward: SHAPE[:DTYPE] or NAME=SHAPE[:DTYPE], e.g. 3x224x224, 2x16000, 128:int64. "
-        "A shape one dimension short of the model's own keeps its channels (28x28 for LeNet-5). Default: the model's own.",
+        "A shape one dimension short of the model's own keeps its channels (32x32 for LeNet-5 is 1x32x32; stderr says so). "
+        "No batch in it (that is --batch), channels first. Default: the model's own.",
     ),
 ]  # fmt: skip
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", min=1, max=2**31 - 1, help="Batch size; every count scales with it.")]

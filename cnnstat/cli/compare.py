@@ -109,7 +109,11 @@ def compare(
     ] = False,
     out: OutOpt = None,
 ) -> None:
-    """One row per model: parameters, MACs, FLOPs, connections, neurons, memory, depth, receptive field."""
+    """One row per model: parameters, MACs, FLOPs, connections, neurons, memory, depth, receptive field.
+
+    Depth is the number of layers with parameters that ran (convolutions, linear layers, norms); the receptive field
+    is that of the model's output.
+    """
     from ..atomic import check_file_writable
 
     if plot is not None:
@@ -123,7 +127,8 @@ def compare(
             reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
     rows = [comparison_row(report) for report in reports]
     title = f"Compared · FLOPs ({convention.value}) · training memory with {optimizer.value}, batch {batch}"
-    renderables = [wide_or_stacked(rows, title), *(type_tables(reports) if len(reports) > 1 else [])]
+    renderables = [wide_or_stacked(rows, title), "Depth: layers with parameters that ran (convolutions, linear layers, norms).",
+                   *(type_tables(reports) if len(reports) > 1 else [])]  # fmt: skip
     if profile:
         from ..profile.run import measure_latency
         from .profile import latency_table

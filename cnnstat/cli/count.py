@@ -51,13 +51,20 @@ def report_for(model: str, inputs: list[str] | None, batch: int, convention: Any
                train: bool = False) -> Any:  # fmt: skip
     """Analyse ``model`` at the given ``--input`` values (or its own) with the chosen convention, optimizer and mode."""
     from ..api import analyze
-    from ..counting.inputs import parse_input
+    from ..counting.inputs import fitting_notes, parse_input, shape_hint
+    from ..errors import InputShapeError, TraceError
     from ..fast_start import counting_shortcuts
 
     specs = [parse_input(text) for text in inputs or []]
-    with counting_shortcuts():  # the model is built, traced and dropped inside: it never leaves the command
-        return analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value,
-                       train=train, timeout=timeout)  # fmt: skip
+    try:
+        with counting_shortcuts():  # the model is built, traced and dropped inside: it never leaves the command
+            report = analyze(model, specs or None, batch=batch, convention=convention.value, optimizer=optimizer.value,
+                             train=train, timeout=timeout)  # fmt: skip
+    except (InputShapeError, TraceError) as error:  # a batch-included or channels-last shape gets a hint
+        raise type(error)(f"{error}{shape_hint(specs)}") from None
+    for note in fitting_notes(specs, [meta.shape for _, meta in report.inputs]):
+        stderr_console().print(note, markup=False, soft_wrap=True)
+    return report
 
 
 def _columns(text: str | None) -> tuple[str, ...] | None:

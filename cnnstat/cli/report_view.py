@@ -138,6 +138,14 @@ def _outputs(report: Report) -> str:
     return ", ".join(f"{path} {format_shape(meta.shape)}" for path, meta in report.outputs)
 
 
+def _convention(name: str) -> str:
+    """``lenet convention, the default; -c macs, flops, fvcore`` : a convention's name is not a model's."""
+    from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
+
+    others = ", ".join(other for other in CONVENTIONS if other != name)
+    return f"{name} convention{', the default' if name == DEFAULT_CONVENTION else ''}; others: -c {others}, docs/conventions.md"
+
+
 def footer_lines(report: Report) -> list[str]:
     """The totals under a table, one fact a line, each written as its column writes it."""
     totals = {name: COLUMN[name].format(value) for name, value in report.totals.items()}
@@ -145,7 +153,7 @@ def footer_lines(report: Report) -> list[str]:
     lines = [
         f"Total params: {totals['params']} (trainable {totals['trainable_params']}, frozen {frozen:,})",
         f"MACs: {totals['macs']}",
-        f"FLOPs ({report.convention}): {totals['flops']}",
+        f"FLOPs ({_convention(report.convention)}): {totals['flops']}",
         f"Connections: {totals['connections']}",
         f"Neurons: {totals['neurons']}",
         f"Parameter memory: {totals['param_bytes']}",

@@ -118,8 +118,8 @@ def _dtype_list(dtypes: Any, count: int) -> list[str | None]:
 def fit_to_defaults(specs: list[InputSpec], defaults: Sequence[InputSpec] | None) -> list[InputSpec]:
     """Fill what a spec leaves open from the model's own inputs.
 
-    A shape one dimension short of the default is the default without its channels (``28x28`` for
-    LeNet-5 is 1×28×28); a spec without a dtype takes the default's.
+    A shape one dimension short of the default is the default without its channels (``32x32`` for
+    LeNet-5 is 1×32×32; ``fitting_notes`` says so); a spec without a dtype takes the default's.
     """
     if not defaults:
         return specs
@@ -138,6 +138,27 @@ def _fit(spec: InputSpec, default: InputSpec | None) -> InputSpec:
         return spec
     shape = (default.shape[0], *spec.shape) if len(spec.shape) == len(default.shape) - 1 else spec.shape
     return InputSpec(shape, spec.dtype or default.dtype, spec.name)
+
+
+def fitting_notes(given: Sequence[InputSpec], traced: Sequence[tuple[int, ...]]) -> list[str]:
+    """How each given shape one dimension short was read (``28x28`` as 1×28×28), from the shapes traced (batch first)."""
+    return [
+        f"--input {format_shape(spec.shape).replace('×', 'x')} was read as {format_shape(shape[1:])}: one dimension short of "
+        f"the model's own input, so its channels ({shape[1]}) were kept"
+        for spec, shape in zip(given, traced, strict=False)  # keyword inputs come after the positional ones
+        if len(shape) == len(spec.shape) + 2 and shape[2:] == spec.shape
+    ]  # fmt: skip
+
+
+def shape_hint(given: Sequence[InputSpec]) -> str:
+    """A hint for a shape that failed and looks batch-included (``1x3x224x224``) or channels-last (``224x224x3``); or ""."""
+    for spec in given:
+        shape, text = spec.shape, format_shape(spec.shape).replace("×", "x")
+        if len(shape) == 4 and shape[0] == 1:
+            return f"; {text} looks batch-included: --input takes one sample's shape ({'x'.join(map(str, shape[1:]))}), --batch the batch"
+        if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] > 4:
+            return f"; {text} looks channels-last: give channels first ({shape[-1]}x{shape[0]}x{shape[1]})"
+    return ""
 
 
 def meta_inputs(specs: Sequence[InputSpec], batch: int) -> tuple[tuple[Any, ...], dict[str, Any]]:
