@@ -8,6 +8,7 @@ its buffers); integer ones (shapes, axes) stay constants with their values.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -231,6 +232,12 @@ class OnnxNode(nn.Module):
         return self.op_type
 
 
+@functools.cache
+def node_class(op_type: str) -> type[OnnxNode]:
+    """A subclass of OnnxNode named after the operator, so that layers of one operator are one layer type."""
+    return type(op_type, (OnnxNode,), {"__doc__": f"The ONNX operator {op_type}."})
+
+
 class OnnxGraph(nn.Module):
     """The nodes of an ONNX graph run in order; the graph's inputs are the positional inputs of ``forward``.
 
@@ -324,7 +331,7 @@ def graph_module(model: Any, location: str) -> OnnxGraph:
     taken: Counter[str] = Counter()
     nodes = []
     for index, node in enumerate(kept):
-        module = OnnxNode(node.op_type, _attributes(node), [])
+        module = node_class(node.op_type)(node.op_type, _attributes(node), [])
         if node in preparing:
             nodes.append(("", module, list(node.input), list(node.output)))
             continue

@@ -93,6 +93,19 @@ def example_specs(program: Any) -> tuple[tuple[InputSpec, ...] | None, int]:
     return specs, batch
 
 
+def program_module(program: Any) -> Any:
+    """The program as modules named as in the module it was exported from (``torch.export.unflatten``), else flat."""
+    import torch
+
+    try:
+        return torch.export.unflatten(program)
+    except Exception:  # a program unflatten cannot split: its flat graph counts the same, as one layer per op
+        module = program.module()
+        # torch refuses train() and eval() on it, as the mode is part of the graph; cnnstat's eval() changes nothing
+        del module.train, module.eval
+        return module
+
+
 class ExportedSource(ModelSource):
     """``path/to/model.pt2``: the graph torch.export saved, with its example inputs as the default input."""
 
@@ -105,10 +118,7 @@ class ExportedSource(ModelSource):
         program = load_program(name)
         specs, batch = example_specs(program)
         notes = (f"exported with batch {batch}: give --batch {batch} to count it as exported",) if batch != 1 else ()
-        module = program.module()
-        # torch refuses train() and eval() on it, as the mode is part of the graph; cnnstat's eval() changes nothing
-        del module.train, module.eval
-        return ResolvedModel(name, module, specs, notes=notes, source=self.name)
+        return ResolvedModel(name, program_module(program), specs, notes=notes, source=self.name)
 
 
 register_source(ExportedSource())
