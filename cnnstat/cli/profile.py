@@ -96,12 +96,20 @@ def profile(
 ) -> None:
     """Time each layer on this device against its roofline floor: where the time goes, and why."""
     from ..counting.inputs import parse_input
-    from ..profile.run import by_depth, by_type, profile_model, sorted_rows
+    from ..profile.run import SORT_KEYS, by_depth, by_type, profile_model, sorted_rows
 
     if format is Format.markdown:
         raise CnnstatError("profile writes --format table, json or csv")
     if by not in (None, "type"):
         raise CnnstatError(f"--by {by!r}: the only grouping is 'type'")
+    if sort is not None and sort not in SORT_KEYS:  # before minutes of timing, not after
+        raise CnnstatError(f"unknown --sort {sort!r}; choose one of {', '.join(SORT_KEYS)}")
+    if plot is not None:
+        from ..atomic import check_file_writable
+
+        if plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise CnnstatError(f"--plot {plot}: name a .png, .svg or .pdf file")
+        check_file_writable(plot)
     specs = [parse_input(text) for text in input or []]
     if len(specs) > 1:
         raise CnnstatError("profile times models with one input: give one --input")
