@@ -209,7 +209,7 @@ def unsupported_ops(op_types: Sequence[str]) -> list[str]:
 
 def module_name(text: str, taken: Counter[str]) -> str:
     """A submodule name from an ONNX node's name: dots and other marks become underscores; repeats numbered."""
-    name = re.sub(r"\W", "_", text) or "node"
+    name = re.sub(r"\W", "_", text).strip("_") or "node"
     taken[name] += 1
     return name if taken[name] == 1 else f"{name}_{taken[name]}"
 

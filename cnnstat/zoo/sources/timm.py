@@ -11,6 +11,8 @@ import fnmatch
 from types import ModuleType
 from typing import Any
 
+import torch
+
 from ...counting.inputs import specs_from_sizes
 from ...counting.records import format_shape
 from ...errors import ModelLoadError, UnknownModelError
@@ -50,7 +52,13 @@ class TimmSource(ModelSource):
         try:
             model = timm.create_model(wanted, pretrained=False)
         except Exception as error:  # an architecture that cannot be built here: say which and why
-            raise ModelLoadError(f"timm cannot build {wanted}: {type(error).__name__}: {error}") from None
+            try:
+                # a builder that probes its backbone with a forward pass on zeros it makes on the CPU (timm's
+                # HybridEmbed) meets its own weights on meta: with every tensor on meta the probe runs there
+                with torch.device("meta"):
+                    model = timm.create_model(wanted, pretrained=False)
+            except Exception:  # the first failure is the one that says why
+                raise ModelLoadError(f"timm cannot build {wanted}: {type(error).__name__}: {error}") from None
         size = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")
         inputs = tuple(specs_from_sizes(tuple(size))) if size else None
         return ResolvedModel(name, model, inputs, source=self.name)
