@@ -174,17 +174,22 @@ def _commands() -> list[str]:
     return [hook["entry"] for hook in hooks] + [step for step in steps if not step.startswith("pip ")]
 
 
-@pytest.mark.parametrize("command", _commands())
-def test_the_ci_files_commands_pass_on_the_sample_project_and_fail_on_a_change(project, command):
-    words = shlex.split(command)
-    assert words[0] == "cnnstat"
-    argv = [sys.executable, "-m", "cnnstat", *words[1:]]
+def test_the_ci_files_commands_pass_on_the_sample_project_and_fail_on_a_change(project):
+    commands = _commands()
+    assert len(commands) == 2 and all(shlex.split(command)[0] == "cnnstat" for command in commands)
     env = {"PATH": str(Path(sys.executable).parent), "CI": "true", "COLUMNS": "200"}
-    passed = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
-    assert passed.returncode == 0, passed.stdout + passed.stderr
+
+    def start(command: str) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "cnnstat", *shlex.split(command)[1:]]
+        return subprocess.Popen(argv, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    for command, running in [(command, start(command)) for command in commands]:  # both at once
+        output = running.communicate(timeout=300)[0]
+        assert running.returncode == 0, (command, output)
     _edit_kernel(project, 5)
-    failed = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
-    assert failed.returncode == 1 and "layer conv1: params" in failed.stdout
+    failed = start(commands[0])
+    output = failed.communicate(timeout=300)[0]
+    assert failed.returncode == 1 and "layer conv1: params" in output
 
 
 # -- outputs for review: Markdown and CSV as the table reads, --top K ---------------------------------------------------
@@ -241,3 +246,12 @@ def test_a_shorter_shape_says_how_it_was_read_and_a_misordered_one_gets_a_hint()
     assert batch.exit_code == 1 and "looks batch-included" in batch.output and "(3x64x64)" in batch.output
     last = run("summary", "resnet18", "--input", "64x64x3")
     assert last.exit_code == 1 and "looks channels-last: give channels first (3x64x64)" in last.output
+
+
+def test_diff_of_one_model_at_two_inputs():
+    document = json.loads(run("diff", "resnet18", "--input", "3x64x64", "--input-b", "3x96x96", "-f", "json").stdout)
+    conv1 = next(layer for layer in document["layers"] if layer["layer"] == "conv1")
+    fields = {field["name"]: (field["old"], field["new"]) for field in conv1["fields"]}
+    # a 7×7 stride-2 convolution padded by 3: (64 + 6 − 7) // 2 + 1 = 32, (96 + 6 − 7) // 2 + 1 = 48
+    assert fields["output_shape"] == ([1, 64, 32, 32], [1, 64, 48, 48])
+    assert fields["macs"] == (32 * 32 * 64 * 3 * 49, 48 * 48 * 64 * 3 * 49) and "params" not in fields
