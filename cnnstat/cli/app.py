@@ -87,7 +87,7 @@ def _escape(text: str) -> str:
 ConventionName = Enum("ConventionName", {name: name for name in CONVENTIONS}, type=str)  # type: ignore[misc]
 OptimizerName = Enum("OptimizerName", {name: name for name in OPTIMIZER_STATES}, type=str)  # type: ignore[misc]
 
-ModelArg = Annotated[str, typer.Argument(help="Zoo name (`cnnstat models`), torchvision name, pkg.module:attr or file.py:attr.")]
+ModelArg = Annotated[str, typer.Argument(help="Zoo name (`cnnstat models`), torchvision name, timm:NAME, hf:FOLDER, model.pt2, model.onnx, pkg.module:attr or file.py:attr.")]
 InputOpt = Annotated[
     list[str] | None,
     typer.Option(

@@ -183,7 +183,7 @@ def models(
     pattern: Annotated[str, typer.Argument(help="Shell wildcard, e.g. 'res*'.")] = "*",
     torchvision: Annotated[bool, typer.Option("--torchvision", help="Also list every torchvision model, by family.")] = False,
     source: Annotated[list[str] | None, typer.Option(
-        "--source", help="Also list this source's models: timm, hf, torchvision, zoo (repeatable).")] = None,
+        "--source", help="Also list this source's models: timm, hf, torchvision or zoo.")] = None,
     format: FormatOpt = Format.table,
     out: OutOpt = None,
 ) -> None:
