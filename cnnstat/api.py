@@ -31,9 +31,9 @@ def analyze(
 ) -> Report:
     """Count a model layer by layer: shapes, parameters, MACs, FLOPs, connections, receptive fields, memory.
 
-    ``model`` is a zoo or torchvision name, ``package.module:attr``, ``path/file.py:attr``, or a module
-    you built (it is not changed: it runs on meta stand-ins for its tensors). Inputs, batch first
-    added: ``input_size=(3, 224, 224)``, several as a list, keyword ones as a dict, with ``dtypes``;
+    ``model`` is a zoo or torchvision name, ``timm:name``, ``hf:folder``, a ``.pt2`` or ``.onnx`` file,
+    ``package.module:attr``, ``path/file.py:attr``, or a module you built (it is not changed: it runs on
+    meta stand-ins for its tensors). Inputs, batch first added: ``input_size=(3, 224, 224)``, several as a list, keyword ones as a dict, with ``dtypes``;
     or ready tensors as ``input_data`` (a tensor, a sequence, or a dict of keyword tensors). Without
     either, the model's own default inputs. ``convention`` names the FLOP convention,
     ``optimizer`` (sgd, momentum, adam, adamw) the state counted in training memory, ``train`` runs
@@ -117,8 +117,9 @@ def get_model(name: str) -> nn.Module:
 
 
 def list_models(pattern: str = "*", *, torchvision: bool = False, sources: Iterable[str] = ()) -> list[str]:
-    """Names matching a shell wildcard from the sources listed by default (the zoo), and from those named in
-    ``sources``; ``torchvision=True`` is short for ``sources=["torchvision"]``."""
+    """Names matching a shell wildcard from the sources listed by default (the zoo), from those named in
+    ``sources`` (timm, hf, torchvision) and from a source whose prefix the pattern has (``timm:conv*``);
+    ``torchvision=True`` is short for ``sources=["torchvision"]``."""
     from .zoo.listing import model_names
 
     return model_names(pattern, [*sources, *(["torchvision"] if torchvision else [])])
