@@ -33,11 +33,11 @@ def analyze(
 
     ``model`` is a zoo or torchvision name, ``timm:name``, ``hf:folder``, a ``.pt2`` or ``.onnx`` file,
     ``package.module:attr``, ``path/file.py:attr``, or a module you built (it is not changed: it runs on
-    meta stand-ins for its tensors). Inputs, batch first added: ``input_size=(3, 224, 224)``, several
-    as a list, keyword ones as a dict, with ``dtypes``; or ready tensors as ``input_data`` (a tensor, a sequence, or a dict of keyword tensors). Without
-    either, the model's own default inputs. ``convention`` names the FLOP convention,
-    ``optimizer`` (sgd, momentum, adam, adamw) the state counted in training memory, ``train`` runs
-    the model in training mode (its batch norms then count batch statistics), and ``timeout``
+    meta stand-ins for its tensors). Inputs, batch first added: ``input_size=(3, 224, 224)``, several as a
+    list, keyword ones as a dict, with ``dtypes``; or ready tensors as ``input_data`` (a tensor, a sequence,
+    or a dict of keyword tensors). Without either, the model's own default inputs. ``convention`` names the
+    FLOP convention, ``optimizer`` (sgd, momentum, adam, adamw) the state counted in training memory,
+    ``train`` runs the model in training mode (its batch norms then count batch statistics), and ``timeout``
     (seconds, main thread only) stops a model whose build or forward pass never ends.
 
     >>> report = analyze("resnet50", convention="macs")
