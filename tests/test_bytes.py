@@ -147,3 +147,16 @@ def test_a_view_moves_no_bytes_and_an_in_place_op_reads_and_writes_its_tensor():
     by_op = counted_bytes(report)
     assert by_op["view"] == by_op["t"] == 0
     assert by_op["relu_"] == 2 * 16 * 4  # 16 float32 values read, then written back
+
+
+def test_intensity_is_a_ratio_of_the_row_not_a_sum_and_every_output_carries_it():
+    report = cnnstat.analyze("resnet18", convention="flops")
+    frame = report.to_pandas()
+    assert {"bytes", "intensity"} <= set(frame.columns) and {"bytes", "intensity"} <= set(report.to_dict()["layers"][0])
+    from cnnstat.counting.views import by_type
+
+    convolutions = next(row for row in by_type(report).layers if row.name == "Conv2d")
+    members = [row for row in report.layers if row.type == "Conv2d"]
+    assert convolutions.intensity == sum(r.flops for r in members) / sum(r.bytes for r in members)
+    assert convolutions.intensity != sum(r.intensity for r in members)
+    assert "intensity" not in report.totals  # a ratio has no total

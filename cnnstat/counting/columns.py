@@ -154,6 +154,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("param_bytes", "Param memory", Unit.BYTES, Aggregate.SUM, Source.RECORD),
     *_measure_columns(),
     Column("flops", "FLOPs", Unit.COUNT, Aggregate.SUM, Source.CONVENTION, stored=True),
+    # FLOPs per byte moved: a ratio, which no group sums; a row works it out from its own flops and bytes
+    Column("intensity", "FLOP/B", Unit.COUNT, Aggregate.NONE, Source.CONVENTION),
     Column("training_bytes", "Training memory", Unit.BYTES, Aggregate.SUM, Source.MEMORY),
     Column("receptive_field", "Receptive field", Unit.EXTENT, Aggregate.LAST, Source.FLOW, stored=True),
     Column("effective_stride", "Stride", Unit.EXTENT, Aggregate.LAST, Source.FLOW),

@@ -59,6 +59,11 @@ class LayerCounts:
             return getattr(measures, name)
         raise AttributeError(f"{type(self).__name__!r} has no attribute {name!r}")
 
+    @property
+    def intensity(self) -> float:
+        """Arithmetic intensity: FLOPs under the report's convention per byte moved; 0 where no byte moves."""
+        return self.flops / self.bytes if self.bytes else 0.0
+
     def row(self) -> dict[str, Any]:
         """Every figure of the row by its column name, shapes as lists: the rows of JSON, CSV and pandas."""
         values = {column.name: getattr(self, column.name) for column in ROW_COLUMNS}
