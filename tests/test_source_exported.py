@@ -9,6 +9,7 @@ import zipfile
 import pytest
 import torch
 import torchvision
+from round_trip import ROUND_TRIP, counted_from_file, source_module
 
 import cnnstat
 from cnnstat.errors import ModelLoadError
@@ -22,22 +23,16 @@ def export(module: torch.nn.Module, size: tuple[int, ...], path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "lenet5"])
+@pytest.mark.parametrize("name", ROUND_TRIP)
 def test_a_program_counts_as_the_module_it_was_exported_from(name, tmp_path, cli):
-    module = torchvision.models.resnet18() if name == "resnet18" else cnnstat.get_model(name)
-    size = (3, 224, 224) if name == "resnet18" else resolve_model(name).input_size
-    path = export(module, size, tmp_path / f"{name}.pt2")
-    result = cli("flops", path, "--format", "json")
-    assert result.exit_code == 0, result.output
-    ours = json.loads(result.stdout)
-    assert tuple(ours["input"]) == (1, *size)  # the program's example input is the default
-    assert ours["totals"]["params"] == sum(p.numel() for p in module.parameters())
+    module, size = source_module(name)
+    totals = counted_from_file(cli, export(module, size, tmp_path / f"{name}.pt2"), module, size)
     source = cnnstat.analyze(module, size)
     # the zoo's LeNet layers count FLOPs and connections by their own layer counters, which a graph of aten ops
     # no longer names: there only the MACs are the module's
     figures = ("macs", "flops", "connections", "activation_bytes") if name == "resnet18" else ("macs",)
     for figure in figures:
-        assert ours["totals"][figure] == source.totals[figure], figure
+        assert totals[figure] == source.totals[figure], figure
 
 
 def _with_pickled_weight(path: str, payload: object, out) -> str:

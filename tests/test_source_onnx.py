@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchvision
 from onnx import TensorProto, helper
+from round_trip import ROUND_TRIP, counted_from_file, source_module
 
 import cnnstat
 from cnnstat.errors import ModelLoadError
@@ -24,16 +25,11 @@ def export(module: torch.nn.Module, size: tuple[int, ...], path, **options) -> s
     return str(path)
 
 
-@pytest.mark.parametrize("name", ["resnet18", "lenet5"])
+@pytest.mark.parametrize("name", ROUND_TRIP)
 def test_an_onnx_file_counts_as_the_module_it_was_exported_from(name, tmp_path, cli):
-    module = torchvision.models.resnet18() if name == "resnet18" else cnnstat.get_model(name)
-    size = (3, 224, 224) if name == "resnet18" else resolve_model(name).input_size
+    module, size = source_module(name)
     path = export(module, size, tmp_path / f"{name}.onnx")
-    result = cli("flops", path, "--format", "json")
-    assert result.exit_code == 0, result.output
-    ours = json.loads(result.stdout)
-    assert tuple(ours["input"]) == (1, *size)  # the graph's declared input is the default
-    assert ours["totals"]["params"] == sum(p.numel() for p in module.parameters())
+    totals = counted_from_file(cli, path, module, size)
     with torch.device("meta"):
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -41,11 +37,11 @@ def test_an_onnx_file_counts_as_the_module_it_was_exported_from(name, tmp_path, 
         with counter:
             torch.func.functional_call(module, {k: v.to("meta") for k, v in module.state_dict().items()},
                                        (torch.zeros(1, *size),))  # fmt: skip
-    assert 2 * ours["totals"]["macs"] == counter.get_total_flops()
+    assert 2 * totals["macs"] == counter.get_total_flops()
     if name == "resnet18":  # no layer counters of the zoo's own: every figure is the module's
         source = cnnstat.analyze(module, size)
         for figure in ("flops", "connections", "activation_bytes"):
-            assert ours["totals"][figure] == source.totals[figure], figure
+            assert totals[figure] == source.totals[figure], figure
         assert cnnstat.analyze(path).receptive_field == source.receptive_field
 
 
