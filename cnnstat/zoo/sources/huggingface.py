@@ -68,7 +68,8 @@ def load_config(location: str) -> tuple[Any, Path | None]:
             return _from_file(transformers, path), folder
         return transformers.AutoConfig.from_pretrained(location), folder
     except Exception as error:  # a missing folder, an unreachable hub, a config of an unknown model type
-        raise ModelLoadError(f"cannot read a Hugging Face config from {location}: {type(error).__name__}: {error}") from None
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise ModelLoadError(f"cannot read a Hugging Face config from {location}: {type(error).__name__}: {first}") from None
 
 
 def _from_file(transformers: Any, path: Path) -> Any:
