@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import write_atomically
-from ..benchmark.peak import device_name
+from ..benchmark.peak import device_name, peak_cache_path
 from ..devices import DeviceSetup, cpu_has_native_bf16
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
@@ -101,8 +101,8 @@ class MachinePeaks:
 
 
 def cache_folder() -> Path:
-    """``$XDG_CACHE_HOME/cnnstat``, else ``~/.cache/cnnstat``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "cnnstat"
+    """``$XDG_CACHE_HOME/cnnstat``, else ``~/.cache/cnnstat``: where ``bench`` keeps its peak too."""
+    return peak_cache_path().parent
 
 
 def cache_path(setup: DeviceSetup, threads: int) -> Path:
