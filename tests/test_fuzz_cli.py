@@ -141,8 +141,9 @@ def assert_clean(result, args) -> None:
         raise AssertionError((args, repr(result.exception)))
     stderr = [line for line in result.stderr.splitlines() if line.strip()]
     if result.exit_code == 1:
-        if args and args[0] == "check" and ("MISMATCH" in output or " differs " in output):
-            return  # a check that found a difference: its report is the message
+        if args and args[0] == "check" and any(found in output for found in ("MISMATCH", " differs ", "breaks the budget",
+                                                                                "no snapshot ")):  # fmt: skip
+            return  # a check that found a difference, a broken budget or (in CI, or --frozen) no snapshot: its report says so
         first = next((index for index, line in enumerate(stderr) if line.startswith("error:")), None)
         assert first is not None and stderr[first].removeprefix("error:").strip(), (args, output[-2000:])
         assert len(stderr) - first <= 3, (args, stderr[first:])
@@ -206,6 +207,12 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
                                     _fresh(paths, "snapshots")),
             "--update-snapshot": None, "--format": FORMATS, "-f": FORMATS, "--timeout": TIMEOUTS,
             "--out": st.one_of(_files(paths), _fresh(paths, "check")), "-o": _files(paths),
+            "--frozen": None,
+            "--budget": st.sampled_from(["macs<=1G", "params<1", "activation_bytes>=1KiB", "x<=1", "macs<=1Q", "macs=1", "", "<=1"]),
+        },  # fmt: skip
+        "diff": {
+            "--input": SHAPES, "-i": SHAPES, "--input-b": SHAPES, "--format": FORMATS, "-f": FORMATS,
+            "--out": st.one_of(_files(paths), _fresh(paths, "diff")), "-o": _files(paths),
         },  # fmt: skip
         "train": {
             "--recipe": st.sampled_from(["classic", "fast", "best", "lecun1998", "bogus", ""]), "-r": st.sampled_from(["fast", "x"]),
