@@ -110,6 +110,8 @@ class ExportedSource(ModelSource):
     """``path/to/model.pt2``: the graph torch.export saved, with its example inputs as the default input."""
 
     name = "exported program"
+    unavailable_references = {"fvcore": "fvcore re-traces a module with torch.jit; an exported program's modules "
+                                        "interpret its aten graph, and fvcore's figures for them are not reconciled"}  # fmt: skip
 
     def claims(self, name: str) -> bool:
         return name.endswith(".pt2")
