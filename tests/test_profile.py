@@ -166,7 +166,7 @@ def test_compare_profile_adds_latency_and_throughput_per_model():
 def test_with_train_each_module_layer_has_a_backward_and_none_beats_its_floor(cache):
     report = profile_model("fashion-fast", batch=8, device="cpu", repeats=3, threads=THREADS, train=True)
     timed = [row for row in report.rows if row.backward_s is not None]
-    assert {row.name for row in timed} >= {row.name for row in report.rows if row.flops and "." not in row.name}
+    assert [row.name for row in timed] == [row.name for row in report.rows]  # modules and functional calls alike
     for row in timed:
         assert 0 < row.backward_s < row.time_s  # a layer's time is its forward plus its backward
         assert row.time_s * TOLERANCE >= row.floor_s, row.name

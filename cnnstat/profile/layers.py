@@ -2,7 +2,7 @@
 
 The rows are those the trace makes (``counting/trace.py``): a call of a leaf module, or a torch
 function called outside leaf modules. Leaf modules are timed between forward pre- and post-hooks,
-functional rows around the call (a TorchFunctionMode), a leaf's backward from the moment the first
+functional rows around the call (a TorchFunctionMode), a row's backward from the moment the first
 autograd node its forward made starts to the moment the last one ends (node hooks). On the CPU the clock is ``time.perf_counter``; on CUDA each span is a
 pair of CUDA events read after the pass has synchronised, so no span ends before its kernels do.
 """
@@ -87,12 +87,17 @@ class _FunctionTimer(TorchFunctionMode):
         if name == "__get__" or self.depth or self.timer.inside_leaf():
             return func(*args, **kwargs)
         self.depth += 1
+        made = _grad_nodes((args, kwargs)) if self.timer.backward else ()
         start = self.timer.clock.mark()
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         finally:
-            self.timer.close(self.timer.functional_name(name), start)
+            row = self.timer.functional_name(name)
+            self.timer.close(row, start)
             self.depth -= 1
+        if self.timer.backward:
+            self.timer.watch_backward(row, made, result)
+        return result
 
 
 class LayerTimer:
@@ -130,8 +135,7 @@ class LayerTimer:
     def _pre(self, module: nn.Module, args: Any) -> None:
         if module in self.leaves and not self.inside_leaf():
             # the nodes that made its inputs, read now: an in-place layer (ReLU(inplace=True)) changes them
-            made = tuple(t.grad_fn for t in tree_flatten(args)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None)
-            self.open.append((self.leaves[module], self.clock.mark(), made if self.backward else ()))
+            self.open.append((self.leaves[module], self.clock.mark(), _grad_nodes(args) if self.backward else ()))
         self.stack.append(module)
 
     def _post(self, module: nn.Module, args: Any, output: Any) -> None:
@@ -140,9 +144,9 @@ class LayerTimer:
             name, start, inputs = self.open.pop()
             self.close(name, start)
             if self.backward:
-                self._watch_backward(name, inputs, output)
+                self.watch_backward(name, inputs, output)
 
-    def _watch_backward(self, name: str, inputs: tuple[Any, ...], output: Any) -> None:
+    def watch_backward(self, name: str, inputs: tuple[Any, ...], output: Any) -> None:
         """Hook the autograd nodes this call made: its backward begins as the first starts and ends as the last ends."""
         outputs = [t for t in tree_flatten(output)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None]
         nodes = _nodes_between(outputs, inputs)
@@ -179,6 +183,11 @@ class LayerTimer:
             samples = self.samples.backward if backward else self.samples.forward
             samples[(name, occurrence)].append(self.clock.seconds(start, end))
         self.pass_spans.clear()
+
+
+def _grad_nodes(value: Any) -> tuple[Any, ...]:
+    """The autograd nodes that made the tensors in ``value``."""
+    return tuple(t.grad_fn for t in tree_flatten(value)[0] if isinstance(t, torch.Tensor) and t.grad_fn is not None)
 
 
 def _nodes_between(outputs: list[torch.Tensor], inputs: tuple[Any, ...]) -> list[Any]:
