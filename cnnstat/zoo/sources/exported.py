@@ -93,6 +93,11 @@ def example_specs(program: Any) -> tuple[tuple[InputSpec, ...] | None, int]:
     return specs, batch
 
 
+def batch_note(batch: int) -> str:
+    """What a file exported at a batch other than 1 says: its figures at that batch need ``--batch``."""
+    return f"exported with batch {batch}: give --batch {batch} to count it as exported"
+
+
 def program_module(program: Any) -> Any:
     """The program as modules named as in the module it was exported from (``torch.export.unflatten``), else flat."""
     import torch
@@ -119,7 +124,7 @@ class ExportedSource(ModelSource):
     def resolve(self, name: str) -> ResolvedModel:
         program = load_program(name)
         specs, batch = example_specs(program)
-        notes = (f"exported with batch {batch}: give --batch {batch} to count it as exported",) if batch != 1 else ()
+        notes = (batch_note(batch),) if batch != 1 else ()
         return ResolvedModel(name, program_module(program), specs, notes=notes, source=self.name)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from ...counting.inputs import InputSpec
 from ...errors import ModelLoadError
 from .base import ModelSource, ResolvedModel, register_source
+from .exported import batch_note
 from .extras import optional_import
 
 
@@ -59,7 +60,7 @@ class OnnxSource(ModelSource):
         if symbolic:
             notes.append(f"{', '.join(symbolic)} has symbolic dimensions: give its shape with --input")
         if batch != 1:
-            notes.append(f"exported with batch {batch}: give --batch {batch} to count it as exported")
+            notes.append(batch_note(batch))
         return ResolvedModel(name, module, specs, notes=tuple(notes), source=self.name)
 
 
