@@ -66,10 +66,20 @@ def load_config(location: str) -> tuple[Any, Path | None]:
     try:
         if path.is_file():
             return _from_file(transformers, path), folder
-        return transformers.AutoConfig.from_pretrained(location), folder
+        return transformers.AutoConfig.from_pretrained(location), _hub_processor_folder(location)
     except Exception as error:  # a missing folder, an unreachable hub, a config of an unknown model type
         first = str(error).splitlines()[0] if str(error) else ""
         raise ModelLoadError(f"cannot read a Hugging Face config from {location}: {type(error).__name__}: {first}") from None
+
+
+def _hub_processor_folder(name: str) -> Path | None:
+    """The local folder the hub's image-processor config of ``name`` is cached in, or None where it has none."""
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(name, PREPROCESSOR)).parent
+    except Exception:  # no image processor, or the hub went away after the config: the config's size is the input
+        return None
 
 
 def _from_file(transformers: Any, path: Path) -> Any:
