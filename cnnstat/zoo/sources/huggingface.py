@@ -66,7 +66,8 @@ def load_config(location: str) -> tuple[Any, Path | None]:
     try:
         if path.is_file():
             return _from_file(transformers, path), folder
-        return transformers.AutoConfig.from_pretrained(location), _hub_processor_folder(location)
+        config = transformers.AutoConfig.from_pretrained(location)
+        return config, folder if folder is not None else _hub_processor_folder(location)
     except Exception as error:  # a missing folder, an unreachable hub, a config of an unknown model type
         first = str(error).splitlines()[0] if str(error) else ""
         raise ModelLoadError(f"cannot read a Hugging Face config from {location}: {type(error).__name__}: {first}") from None
