@@ -81,3 +81,16 @@ def test_a_file_that_is_not_an_archive_is_one_line(tmp_path, cli):
     assert result.output.strip().splitlines() == [
         f"error: {path} is not an exported program (torch.export.save writes a zip archive)"
     ]
+
+
+def test_an_archive_with_a_compiled_library_is_refused_before_loading(tmp_path):
+    path = export(torchvision.models.resnet18(), (3, 64, 64), tmp_path / "plain.pt2")
+    library = tmp_path / "aoti.pt2"
+    with zipfile.ZipFile(path) as archive, zipfile.ZipFile(library, "w") as copy:
+        for member in archive.namelist():
+            copy.writestr(member, archive.read(member))
+        copy.writestr("plain/data/aotinductor/model/model.so", b"\x7fELF")
+    with pytest.raises(
+        ModelLoadError, match=r"^refusing .*aoti\.pt2: loading its plain/data/aotinductor/model/model\.so would run code"
+    ):
+        resolve_model(str(library))
