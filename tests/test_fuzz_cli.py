@@ -41,6 +41,7 @@ FORMATS = st.sampled_from(["table", "json", "csv", "markdown", "xml", "", "JSON"
 CONVENTIONS = st.sampled_from(["lenet", "macs", "flops", "fvcore", "bogus", ""])
 OPTIMIZERS = st.sampled_from(["sgd", "momentum", "adam", "adamw", "lion", ""])
 # --timeout: tiny ones stop the trace part-way, huge and odd ones are refused
+DEVICES = st.sampled_from(["cpu", "auto", "cuda", "mps", "tpu", ""])
 TIMEOUTS = st.sampled_from(["30", "0.001", "0.05", "0", "-1", "1e308", "inf", "nan", "86400", "86401", "abc", ""])
 NOISE = st.one_of(st.sampled_from(["--bogus", "-z", "--", "--help", "-", "--input", "--out", "=", "--format=json"]), st.text(max_size=6))
 
@@ -189,16 +190,38 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
     }  # fmt: skip
     run_out = st.one_of(_one(paths, "folder", "under-file", "empty", "missing"), _fresh(paths, "run"),
                         st.just(str(Path(paths["root"]) / "runs" / "shared")))  # fmt: skip
+    drawing = {
+        option: values for option, values in _counting_options(paths).items()
+        if option in ("--input", "-i", "--batch", "-b", "--convention", "-c", "--optimizer", "--train", "--timeout")
+    }
+    drawing.update({"--depth": NUMBERS, "--color": st.sampled_from(["macs", "params", "flops", "bytes", "time", "zzz", ""])})
+    diagram_out = st.one_of(_files(paths), st.sampled_from(["net.gif", "net", ""]))
     checkpoint = st.sampled_from(list(checkpoints.values()) + [paths["missing"], paths["under-file"], paths["noise"], paths["broken"]])
     return {
         "summary": {**_counting_options(paths), **view},
         "flops": {**_counting_options(paths), **view},
-        "models": {"--torchvision": None, "--format": FORMATS, "-f": FORMATS, "--out": _files(paths), "-o": _files(paths)},
+        "models": {"--torchvision": None, "--format": FORMATS, "-f": FORMATS, "--out": _files(paths), "-o": _files(paths),
+                   "--source": st.sampled_from(["zoo", "torchvision", "timm", "hf", "file", "bogus", ""])},  # fmt: skip
         "compare": {
             **_counting_options(paths),
             "--plot": st.one_of(_one(paths, "folder", "under-file", "missing", "image"), st.sampled_from(["x.gif", "plot", ""]),
                                 _fresh(paths, "plot").map(lambda path: path + ".png")),
+            "--profile": None,
         },  # fmt: skip
+        "graph": {**drawing, "--out": st.one_of(diagram_out, _fresh(paths, "graph").map(lambda path: path + ".svg")),
+                  "-o": diagram_out},  # fmt: skip
+        "report": {**drawing, "--profile": None, "--out": st.one_of(_files(paths), _fresh(paths, "report").map(lambda path: path + ".html")),
+                   "-o": _files(paths)},  # fmt: skip
+        "profile": {
+            **{option: values for option, values in _counting_options(paths).items()
+               if option in ("--input", "-i", "--batch", "-b", "--format", "-f", "--out", "-o")},
+            **{option: values for option, values in view.items() if option in ("--depth", "--by", "--top", "--sort")}, "-d": NUMBERS,
+            "--device": DEVICES, "--dtype": st.sampled_from(["float32", "bfloat16", "float16", "int8", ""]), "--train": None,
+            "--repeats": NUMBERS, "-r": NUMBERS, "--on": st.sampled_from(["h100", "H100", "a100", "tpu", ""]),
+            "--threads": NUMBERS, "--remeasure": None,
+            "--plot": st.one_of(_one(paths, "folder", "under-file", "image"), _fresh(paths, "roofline").map(lambda path: path + ".png")),
+        },  # fmt: skip
+        "device": {"--device": DEVICES, "--threads": NUMBERS, "--remeasure": None, "--format": FORMATS, "-f": FORMATS},
         "check": {
             "--all": None, "--input": SHAPES, "-i": SHAPES,
             "--against": st.sampled_from(["none", "paper", "torchvision", "paper,torchvision", "none,paper", " , ", "zzz", "paper,zzz",
@@ -243,7 +266,7 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
             "--device": st.sampled_from(["cpu", "cpu", "cpu", "auto", "cuda", "mps", "tpu"]),
             "--mode": st.sampled_from(["infer", "train", "fly", ""]),
             "--batch-size": st.sampled_from(["1", "2", "1,2", "0", "a,b", "", "1,,2", "-1", ",", "1.5"]),
-            "--input": SHAPES, "-i": SHAPES, "--amp": None, "--channels-last": None, "--compile": None,
+            "--input": SHAPES, "-i": SHAPES, "--amp": None, "--channels-last": None, "--compile": None, "--against-compiled": None,
             "--threads": st.sampled_from(["1", "2", "0", "100000", "1025", "x", "-1"]),
             "--min-time": st.sampled_from(["0.01", "0.01", "0.001", "0", "-1", "x", ""]),
             "--format": FORMATS, "-f": FORMATS,
@@ -309,7 +332,7 @@ def test_any_command_line_fails_cleanly(tables, invoke, data):
     command = data.draw(st.sampled_from(sorted(tables)))
     words = st.one_of(st.sampled_from(tokens), st.sampled_from(FAST_MODELS + BAD_NAMES), NUMBERS, SHAPES, NOISE)
     args = [command, *data.draw(st.lists(words, max_size=6))]
-    if command in ("train", "bench", "check", "compare", "models"):
+    if command in ("train", "bench", "check", "compare", "models", "profile", "device", "report", "graph", "diff"):
         args.insert(1, STOP)  # these run for long on arguments that happen to work: here only parsing is fuzzed
     assert_clean(invoke(args), args)
 
