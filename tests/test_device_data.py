@@ -184,3 +184,20 @@ def test_a_cuda_run_compiles_ahead_with_fused_updates_and_reports_it(cli, tmp_pa
     assert "compiled the step" in result.output
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["fused"] is True
+
+
+def test_the_compile_mode_is_chosen_on_the_command_line(cli, tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_idx_set(folder, n_train=256, n_test=64)
+    out = tmp_path / "run"
+    result = cli("train", "fashion-fast", "--device", "cpu", "--data", str(folder), "--out", str(out), "--epochs", "1",
+                 "--val", "64", "--batch-size", "64", "--compile-mode", "off")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = json.loads((out / "metrics.json").read_text())
+    assert written["config"]["hyper"]["compile"] is False and written["compile_s"] is None
+    assert cli("train", "fashion-fast", "--compile-mode", "fastest").exit_code == 2
+    from cnnstat.errors import CnnstatError
+
+    with pytest.raises(CnnstatError, match="unknown compile mode 'fastest'"):
+        build_recipe("fast", compile_mode="fastest")

@@ -12,7 +12,7 @@ import typer
 from ..device_choices import DEFAULT_DEVICE, DEVICE_CHOICES
 from ..errors import CnnstatError
 from ..training.datasets import DATASETS, DEFAULT_DATASET
-from ..training.recipes import RECIPES
+from ..training.recipes import COMPILE_MODES, RECIPES
 from .app import ModelArg, OptimizerName, app, fail, user_errors
 from .output import stderr_console, stdout_console, table
 
@@ -23,6 +23,7 @@ STEP_REFRESH = 10  # read the running loss (a device sync) every this many steps
 RecipeName = Enum("RecipeName", {name: name for name in RECIPES}, type=str)  # type: ignore[misc]
 DatasetName = Enum("DatasetName", {name: name for name in DATASETS}, type=str)  # type: ignore[misc]
 Device = Enum("Device", {name: name for name in DEVICE_CHOICES}, type=str)  # type: ignore[misc]
+CompileMode = Enum("CompileMode", {name: name for name in (*COMPILE_MODES, "off")}, type=str)  # type: ignore[misc]
 DEFAULT_DEVICE_NAME = Device(DEFAULT_DEVICE)
 
 
@@ -218,6 +219,15 @@ def train_command(
         OptimizerName | None,  # type: ignore[valid-type]
         typer.Option(help="Override the recipe's optimizer (momentum: SGD with momentum 0.9).", show_default=False),
     ] = None,
+    compile_mode: Annotated[
+        CompileMode | None,  # type: ignore[valid-type]
+        typer.Option(
+            "--compile-mode",
+            help="On CUDA, torch.compile the step in this mode (the GPU recipes: reduce-overhead, which replays it as CUDA "
+            "graphs), or off. The CPU never compiles.",
+            show_default=False,
+        ),
+    ] = None,  # fmt: skip
     input_size: Annotated[
         str | None, typer.Option("--input-size", help="Train at this input, CxHxW (ImageNet-sized models default to Cx64x64).")
     ] = None,
@@ -255,6 +265,8 @@ def train_command(
 
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "optimizer": optimizer.value if optimizer else None, "val": val,
                  "time_budget": parse_duration(time_budget) if time_budget is not None else None}  # fmt: skip
+    if compile_mode is not None:  # naming a mode asks for compilation; off turns it off
+        overrides.update(compile=compile_mode.value != "off", compile_mode=None if compile_mode.value == "off" else compile_mode.value)
     overrides = {key: value for key, value in overrides.items() if value is not None}
     size = parse_input(input_size).shape if input_size is not None else None
     if size is not None and len(size) != 3:

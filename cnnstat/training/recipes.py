@@ -8,6 +8,8 @@ from typing import Any
 from ..counting.memory import OPTIMIZER_STATES
 from ..errors import CnnstatError
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune")  # torch.compile's modes a run may ask for
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -27,7 +29,7 @@ class Recipe:
     amp: bool | None = None  # None: the device's default; True: also bf16 autocast on CPUs with native bf16
     channels_last: bool | None = None  # None: the device's default (on for CUDA); True: also on the CPU
     compile: bool = False  # torch.compile the model, on CUDA only (on the CPU its compile time outweighs what it saves)
-    compile_mode: str = "default"  # torch.compile's mode; reduce-overhead replays the step as CUDA graphs
+    compile_mode: str = "default"  # one of COMPILE_MODES: torch.compile's mode; reduce-overhead replays the step as CUDA graphs
     eval_batch_size: int = 1000
     val: int = 5000  # training images held out to choose the checkpoint; 0: none, the test set is evaluated every epoch
     time_budget: float | None = None  # seconds the whole run may take; the steps are planned to fit
@@ -115,6 +117,8 @@ def build_recipe(name: str, model: str | None = None, *, on_gpu: bool = False, *
         raise CnnstatError(f"unknown optimizer {recipe.optimizer!r}; choose one of {', '.join(OPTIMIZER_STATES)}")
     if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
         raise CnnstatError("--epochs and --batch-size must be at least 1 and --lr positive")
+    if recipe.compile_mode not in COMPILE_MODES:
+        raise CnnstatError(f"unknown compile mode {recipe.compile_mode!r}; choose one of {', '.join(COMPILE_MODES)}")
     if recipe.val < 0:
         raise CnnstatError("--val must be 0 (no validation split) or a number of training images")
     return recipe
