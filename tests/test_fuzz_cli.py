@@ -247,6 +247,7 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
             "--val": st.sampled_from(["0", "0", "4", "4", "8", "32", "100000", "-1", "x"]),
             "--batch-size": st.sampled_from(["4", "8", "1", "0", "x", "100000"]),
             "--lr": st.sampled_from(["0.01", "0", "-1", "nan", "inf", "1e308", "x"]), "--optimizer": OPTIMIZERS,
+            "--compile-mode": st.sampled_from(["off", "default", "reduce-overhead", "max-autotune", "fastest", ""]),
             "--input-size": st.sampled_from(["1x28x28", "1x32x32", "3x28x28", "0x0x0", "1x8x8", "28x28", "abc", ""]),
             "--device": st.sampled_from(["cpu", "cpu", "auto", "cuda", "mps", "tpu"]),
             "--seed": st.sampled_from(["0", "1", "-1", "x", "2147483648", "4294967296", "1.5"]),  # 2^32: past its bound
