@@ -170,31 +170,28 @@ def test_on_cuda_the_data_stay_on_the_device_and_augment_as_on_the_cpu():
         assert x.is_cuda and y.is_cuda
 
 
-@CUDA
-def test_a_cuda_run_compiles_ahead_with_fused_updates_and_reports_it(cli, tmp_path):
+def train_from_cli(cli, tmp_path, images: int, *options: str) -> tuple[str, dict]:
+    """`cnnstat train fashion-fast OPTIONS` for one epoch on ``images`` synthetic training images: its output and metrics.json."""
     folder = tmp_path / "data"
     folder.mkdir()
-    write_idx_set(folder, n_train=2048, n_test=256)
+    write_idx_set(folder, n_train=images, n_test=64)
     out = tmp_path / "run"
-    result = cli("train", "fashion-fast", "--device", "cuda", "--data", str(folder), "--out", str(out), "--epochs", "2",
-                 "--val", "256")  # fmt: skip
+    result = cli("train", "fashion-fast", "--data", str(folder), "--out", str(out), "--epochs", "1", "--val", "64", *options)
     assert result.exit_code == 0, result.output
-    written = json.loads((out / "metrics.json").read_text())
+    return result.output, json.loads((out / "metrics.json").read_text())
+
+
+@CUDA
+def test_a_cuda_run_compiles_ahead_with_fused_updates_and_reports_it(cli, tmp_path):
+    output, written = train_from_cli(cli, tmp_path, 2048, "--device", "cuda")
     assert written["compile_s"] > 0 and written["config"]["hyper"]["compile_mode"] == "reduce-overhead"
-    assert "compiled the step" in result.output
-    state = torch.load(out / "last.pt", weights_only=True)
+    assert "compiled the step" in output
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert state["optimizer"]["param_groups"][0]["fused"] is True
 
 
 def test_the_compile_mode_is_chosen_on_the_command_line(cli, tmp_path):
-    folder = tmp_path / "data"
-    folder.mkdir()
-    write_idx_set(folder, n_train=256, n_test=64)
-    out = tmp_path / "run"
-    result = cli("train", "fashion-fast", "--device", "cpu", "--data", str(folder), "--out", str(out), "--epochs", "1",
-                 "--val", "64", "--batch-size", "64", "--compile-mode", "off")  # fmt: skip
-    assert result.exit_code == 0, result.output
-    written = json.loads((out / "metrics.json").read_text())
+    _, written = train_from_cli(cli, tmp_path, 256, "--device", "cpu", "--batch-size", "64", "--compile-mode", "off")
     assert written["config"]["hyper"]["compile"] is False and written["compile_s"] is None
     assert cli("train", "fashion-fast", "--compile-mode", "fastest").exit_code == 2
     from cnnstat.errors import CnnstatError
