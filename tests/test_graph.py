@@ -102,7 +102,8 @@ def test_cli_dot_source_and_pdf(cli, tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "code", "says"),
     [
-        (("--color", "time"), 1, "no per-layer figure 'time'"),
+        (("--color", "time"), 1, "add --profile"),
+        (("--color", "joules"), 1, "no per-layer figure 'joules'"),
         (("--out", "net.txt"), 2, "name a .svg"),
     ],
 )
@@ -119,3 +120,31 @@ def test_missing_graphviz_is_one_line(cli, tmp_path, monkeypatch) -> None:
     assert result.exit_code == 1
     assert "Graphviz's `dot` program is not installed" in result.output and "Traceback" not in result.output
     assert cli("graph", "lenet5", "--out", str(tmp_path / "net.dot")).exit_code == 0  # the source needs no dot
+
+
+def _fills(svg: bytes) -> dict[str, str]:
+    """Each layer node's id and its fill colour, as Graphviz drew it."""
+    root = ET.fromstring(svg)
+    return {g.get("id"): next(shape.get("fill") for shape in g.iter() if shape.get("fill") not in (None, "none"))
+            for g in root.iter(f"{SVG}g") if "layer" in g.get("class", "").split()}  # fmt: skip
+
+
+def test_time_shading_marks_the_layer_the_profile_measured_slowest() -> None:
+    from cnnstat.profile.run import profile_model
+    from cnnstat.report.diagram import diagram, render_bytes
+
+    report = analyze("lenet5")
+    profile = profile_model("lenet5", repeats=3)
+    fills = _fills(render_bytes(diagram(report, figure="time", profile=profile), "svg"))
+    assert len(fills) == len(report.layers)
+    darkest = min(fills, key=lambda node: sum(int(fills[node][i : i + 2], 16) for i in (1, 3, 5)))
+    names = {node.id: node.name for node in report.graph.layers}
+    assert names[darkest] == max(profile.rows, key=lambda row: row.time_s).name
+
+
+def test_cli_profile_shades_by_time(cli, tmp_path) -> None:
+    result = cli("graph", "lenet5", "--profile", "--color", "time", "--depth", "1", "--out", str(tmp_path / "net.svg"))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "net.svg").read_text()
+    assert "share of time" in text and " ms " in text
+    assert sum("layer" in c.split() for c in _svg_nodes(tmp_path / "net.svg")) == len(data_flow_graph(analyze("lenet5"), 1).layers)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,7 +28,18 @@ from .count import DepthOpt, report_for
 from .output import stderr_console
 
 ColorOpt = Annotated[
-    str, typer.Option("--color", help="Shade nodes by their share of this figure: macs, flops, params, activation_bytes …")
+    str | None,
+    typer.Option(
+        "--color",
+        help="Shade nodes by their share of this figure: macs (the default), flops, "
+        "params, activation_bytes …, or time (needs --profile).",
+    ),
+]
+ProfileOpt = Annotated[
+    bool,
+    typer.Option(
+        "--profile", help="Also time each layer on this machine (cnnstat profile), so that --color time can shade by it."
+    ),
 ]
 
 
@@ -53,7 +64,8 @@ def graph(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     depth: DepthOpt = None,
-    color: ColorOpt = "macs",
+    color: ColorOpt = None,
+    profile: ProfileOpt = False,
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     train: TrainModeOpt = False,
@@ -63,11 +75,21 @@ def graph(
     from ..atomic import atomic_path
     from ..report.diagram import check_figure, diagram, render_bytes
 
-    check_figure(color)  # before the counting, not after
+    color = color or "macs"
+    check_figure(color, timed=profile)  # before the counting, not after
     err = stderr_console()
     with err.status(f"counting {model}…"):
         report = report_for(model, input, batch, convention, optimizer, timeout, train)
-    content = render_bytes(diagram(report, depth=depth, figure=color), out.suffix.lstrip(".").lower())
+    measured = time_layers(model, report, batch, train, err) if profile else None
+    content = render_bytes(diagram(report, depth=depth, figure=color, profile=measured), out.suffix.lstrip(".").lower())
     with atomic_path(out) as temporary:
         temporary.write_bytes(content)
     err.print(f"wrote {out}")
+
+
+def time_layers(model: str, report: Any, batch: int, train: bool, err: Any) -> Any:
+    """``cnnstat profile``'s measurement of ``model`` at the input ``report`` was counted at, with its progress shown."""
+    from ..profile.run import profile_model
+
+    with err.status(f"timing {model}…") as status:
+        return profile_model(model, input_size=report.input_shape[1:], batch=batch, train=train, progress=status.update)
