@@ -109,7 +109,60 @@ def test_measured_time_and_roofline(cli, tmp_path, browser) -> None:
     rows = browser.find_elements(By.CSS_SELECTOR, "#times-0 tbody tr")
     assert [row.find_element(By.CSS_SELECTOR, "td").text for row in rows] == [layer.name for layer in report.layers]
     assert browser.find_elements(By.CSS_SELECTOR, "#profile-0 .roofline svg")
+    legend = browser.find_element(By.CSS_SELECTOR, "#model-0 .diagram svg g#legend").text
+    assert "share of time" in legend  # with --profile the diagram is shaded by the measured time
     browser.find_element(By.XPATH, "//table[@id='times-0']//th[text()='Time (ms)']").click()
     times = [float(row.find_elements(By.CSS_SELECTOR, "td")[2].get_attribute("data-sort"))
              for row in browser.find_elements(By.CSS_SELECTOR, "#times-0 tbody tr")]  # fmt: skip
     assert times == sorted(times, reverse=True) and times[0] > 0
+
+
+def test_check_verdicts_as_cnnstat_check_reports_them(cli, tmp_path) -> None:
+    """``report --check`` shows the verdicts that ``cnnstat check -f json`` gives for the same model."""
+    import json
+    from html.parser import HTMLParser
+
+    checked = cli("check", "lenet5", "-f", "json")
+    assert checked.exit_code == 0, checked.output
+    comparisons = json.loads(checked.stdout)[0]["comparisons"]
+    text = _write(cli, tmp_path, "lenet5", "--check").read_text()
+
+    class Section(HTMLParser):
+        """The check section's summary line and the rows of its table, as text."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.summary, self.rows, self.where = "", [], None
+
+        def handle_starttag(self, tag, attrs) -> None:
+            if ("class", "check-summary") in attrs:
+                self.where = "summary"
+            elif tag == "tr" and self.where == "table":
+                self.rows.append([])
+            elif ("id", "checks-0") in attrs:
+                self.where = "table"
+
+        def handle_endtag(self, tag) -> None:
+            if tag in ("p", "table"):
+                self.where = None if self.where == "summary" or tag == "table" else self.where
+
+        def handle_data(self, data) -> None:
+            if self.where == "summary":
+                self.summary += data
+            elif self.where == "table" and self.rows:
+                self.rows[-1].append(data)
+
+    section = Section()
+    section.feed(text)
+    counts = {verdict: sum(c["verdict"] == verdict for c in comparisons) for verdict in ("agrees", "explained", "MISMATCH")}
+    assert counts["explained"] > 0  # lenet5's sigmoid and bias that fvcore skips
+    found = re.search(r"(\d+) comparisons: (\d+) agree, (\d+) explained, (\d+) mismatches", section.summary)
+    assert found, section.summary
+    assert [int(n) for n in found.groups()] == [len(comparisons), counts["agrees"], counts["explained"], counts["MISMATCH"]]
+    body = section.rows[1:]  # the header row first
+    assert len(body) == counts["explained"] + counts["MISMATCH"]
+    shown = sorted((row[0], row[1], row[2], row[5]) for row in body)
+    assert shown == sorted((c["layer"], c["reference"], c["quantity"], c["verdict"]) for c in comparisons
+                           if c["verdict"] in ("explained", "MISMATCH"))  # fmt: skip
+    rules = {rule for c in comparisons for rule, _ in c["rules"]}
+    assert rules and all(rule in text for rule in rules)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,7 +20,7 @@ from .app import (
     user_errors,
 )
 from .count import DepthOpt, report_for
-from .graph import ColorOpt, out_file
+from .graph import ColorOpt, out_file, time_layers
 from .output import stderr_console
 
 
@@ -33,33 +33,44 @@ def report(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     depth: DepthOpt = None,
-    color: ColorOpt = "macs",
+    color: ColorOpt = None,
     convention: ConventionOpt = DEFAULT_CONVENTION_NAME,
     optimizer: OptimizerOpt = DEFAULT_OPTIMIZER_NAME,
     train: TrainModeOpt = False,
     timeout: TimeoutOpt = None,
-    profile: Annotated[bool, typer.Option("--profile", help="Also time each layer on this machine: a time table and "
-                                                              "the roofline (cnnstat profile).")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="Also time each layer on this machine: a time table, the "
+                                                              "roofline, and the diagram shaded by time (cnnstat profile).")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Also run cnnstat check's comparisons (fvcore, torch, "
+                                                          "torchvision, the paper): its verdicts, explained and mismatched rows.")] = False,
 ) -> None:  # fmt: skip
     """An offline HTML report: totals, the data-flow diagram, sortable layer table, cost charts (--depth groups the diagram)."""
     from ..atomic import write_atomically
-    from ..report.diagram import check_figure
+    from ..report.diagram import TIME, check_figure
     from ..report.html import html_report
 
-    check_figure(color)
+    color = color or (TIME if profile else "macs")
+    check_figure(color, timed=profile)
     err = stderr_console()
     reports = []
     for name in models:
         with err.status(f"counting {name}…"):
             reports.append(report_for(name, input, batch, convention, optimizer, timeout, train))
-    profiles = None
-    if profile:
-        from ..profile.run import profile_model
-
-        profiles = []
-        for name, counted in zip(models, reports, strict=True):
-            with err.status(f"timing {name}…") as status:
-                profiles.append(profile_model(name, input_size=counted.input_shape[1:], batch=batch, train=train,
-                                              progress=status.update))  # fmt: skip
-    write_atomically(out, html_report(reports, depth=depth, figure=color, profiles=profiles))
+    profiles = (
+        [time_layers(name, counted, batch, train, err) for name, counted in zip(models, reports, strict=True)]
+        if profile
+        else None
+    )
+    checks = [check_of(name, input, timeout, err) for name in models] if check else None
+    write_atomically(out, html_report(reports, depth=depth, figure=color, profiles=profiles, checks=checks))
     err.print(f"wrote {out}")
+
+
+def check_of(model: str, inputs: list[str] | None, timeout: float | None, err: Any) -> Any:
+    """``cnnstat check``'s comparisons of ``model`` against every reference, at the report's inputs."""
+    from ..check import REFERENCES
+    from ..check.run import check_model
+    from ..counting.inputs import parse_input
+    from ..counting.time_limit import time_limit
+
+    with err.status(f"checking {model} against {', '.join(REFERENCES)}…"), time_limit(timeout, model):
+        return check_model(model, [parse_input(text) for text in inputs or []], REFERENCES)

@@ -17,6 +17,7 @@ from ..errors import OutputError
 from .charts import bar_chart, step_chart
 
 if TYPE_CHECKING:
+    from ..check.comparison import ModelCheck
     from ..counting.report import LayerCounts, Report
     from ..profile.run import ProfileReport
 
@@ -83,17 +84,21 @@ document.querySelectorAll('.diagram-box').forEach(box => {
 
 
 def html_report(reports: list[Report], *, depth: int | None = None, figure: str = "macs",
-                profiles: list[ProfileReport] | None = None) -> str:  # fmt: skip
+                profiles: list[ProfileReport] | None = None, checks: list[ModelCheck] | None = None) -> str:  # fmt: skip
     """One self-contained page: a model's report, or several models compared and then each one's report; with
-    ``profiles`` (one per report), each model's measured per-layer time and its roofline too."""
+    ``profiles`` (one per report), each model's measured per-layer time and its roofline too (the diagram shaded
+    by time where ``figure`` is ``time``); with ``checks``, each model's check verdicts."""
     title = " vs ".join(report.model for report in reports)
     body = [f"<h1>cnnstat · {escape(title)}</h1>"]
     if len(reports) > 1:
         body.append(_comparison(reports))
     for index, report in enumerate(reports):
-        body.append(_model_section(report, index, depth, figure))
-        if profiles is not None:
-            body.append(_profile_section(profiles[index], index))
+        profile = profiles[index] if profiles is not None else None
+        body.append(_model_section(report, index, depth, figure, profile))
+        if checks is not None:
+            body.append(_check_section(checks[index], index))
+        if profile is not None:
+            body.append(_profile_section(profile, index))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>cnnstat · {escape(title)}</title>'
             f'<style>{_STYLE}</style></head><body>{"".join(body)}<script>{_SCRIPT}</script></body></html>\n')  # fmt: skip
 
@@ -118,7 +123,7 @@ def _unit(name: str) -> str:
     return "bytes" if COLUMN[name].unit.value == "bytes" else COLUMN[name].header
 
 
-def _model_section(report: Report, index: int, depth: int | None, figure: str) -> str:
+def _model_section(report: Report, index: int, depth: int | None, figure: str, profile: ProfileReport | None) -> str:
     from ..cli.report_view import footer_lines  # the terminal's own totals lines, not a second wording of them
     from ..counting.views import by_depth, by_type
 
@@ -141,17 +146,17 @@ def _model_section(report: Report, index: int, depth: int | None, figure: str) -
     table_id = f"layers-{index}"
     return (f'<section class="model" id="model-{index}"><h2>{escape(report.model)} · input {escape(format_shape(report.input_shape))}'
             f'</h2><ul class="totals">{totals}</ul><div class="overview"><div class="flow"><h2>Data flow</h2>'
-            f'{_diagram(report, depth, figure)}</div><div class="cost"><h2>Cost</h2>{"".join(charts)}</div></div>'
+            f'{_diagram(report, depth, figure, profile)}</div><div class="cost"><h2>Cost</h2>{"".join(charts)}</div></div>'
             f'<h2>Layers</h2><input class="filter" type="search" placeholder="filter rows" data-table="{table_id}">'
             f"{_layer_table(report, table_id)}</section>")  # fmt: skip
 
 
-def _diagram(report: Report, depth: int | None, figure: str) -> str:
+def _diagram(report: Report, depth: int | None, figure: str, profile: ProfileReport | None) -> str:
     """The Graphviz diagram inlined, with zoom buttons; a note in its place where ``dot`` is missing."""
     from .diagram import diagram, render_bytes
 
     try:
-        svg = render_bytes(diagram(report, depth=depth, figure=figure), "svg").decode()
+        svg = render_bytes(diagram(report, depth=depth, figure=figure, profile=profile), "svg").decode()
     except OutputError as error:
         return f"<p>No diagram: {escape(str(error))}</p>"
     svg = svg[svg.index("<svg") :]  # no XML prolog or doctype inside an HTML page
@@ -221,4 +226,28 @@ def _profile_section(profile: ProfileReport, index: int) -> str:
     return (f'<section class="profile" id="profile-{index}"><h2>Time (measured) · {escape(profile.model)}</h2>'
             f"<p>{escape(summary)}</p><ul>{notes}</ul><div class=\"roofline\">{svg}</div>"
             f'<table class="sortable times" id="times-{index}"><thead><tr>{headers}</tr></thead><tbody>{rows}</tbody>'
+            "</table></section>")  # fmt: skip
+
+
+#: The check table's columns, as ``cnnstat check`` heads its own.
+_CHECK_HEADERS = ("Layer", "Reference", "Quantity", "cnnstat", "Reference value", "Verdict", "Named rules and the rest")
+
+
+def _check_section(result: ModelCheck, index: int) -> str:
+    """``cnnstat check``'s summary line, and its explained and mismatched comparisons with their named rules."""
+    from ..check import EXPLAINED, MISMATCH
+    from ..cli.check import _value  # check's own way of writing a figure
+
+    shown = [c for c in result.comparisons if c.verdict in (EXPLAINED, MISMATCH)]
+    headers = "".join(f"<th>{escape(header)}</th>" for header in _CHECK_HEADERS)
+    rows = "".join(
+        "<tr>" + "".join(_cell(text, value, left) for text, value, left in (
+            (c.layer, c.layer, True), (c.reference, c.reference, True), (c.quantity, c.quantity, True),
+            (_value(c.ours), c.ours, False), (_value(c.theirs), c.theirs, False), (c.verdict, c.verdict, True),
+            (c.explanation, c.explanation, True))) + "</tr>"
+        for c in shown
+    )  # fmt: skip
+    return (f'<section class="check" id="check-{index}"><h2>Checked · {escape(result.model)}</h2>'
+            f'<p class="check-summary">{escape(result.summary())}</p>'
+            f'<table class="sortable checks" id="checks-{index}"><thead><tr>{headers}</tr></thead><tbody>{rows}</tbody>'
             "</table></section>")  # fmt: skip
