@@ -37,6 +37,7 @@ class Cnnstat:
         self.update = update
         self.frozen = frozen
         self.test_key = test_key
+        self._unnamed: dict[Path, int] = {}  # snapshot file -> calls that keyed it by the test's id
 
     def report(self, model: Any, input_size: Any = None, **options: Any) -> Any:
         """``cnnstat.analyze(model, input_size, **options)``: a module, a zoo or torchvision name, or a file/import path."""
@@ -61,19 +62,34 @@ class Cnnstat:
         ``name`` keys the snapshot; by default a named model's identity, else the test's id.
         """
         from cnnstat.check.identity import model_identity
-        from cnnstat.check.snapshot import UPDATE_HINT, compare_snapshot
+        from cnnstat.check.snapshot import SnapshotError, compare_snapshot
 
         report = self.report(model, input_size)
-        key = name or (model_identity(model, report.model) if isinstance(model, str) else self.test_key)
-        result = compare_snapshot(report, self.folder, self.update, key=key, frozen=self.frozen)
+        key = name or (model_identity(model, report.model) if isinstance(model, str) else self._unnamed_key(report))
+        try:
+            result = compare_snapshot(report, self.folder, self.update, key=key, frozen=self.frozen,
+                                      remedy="delete it or run pytest --cnnstat-update")  # fmt: skip
+        except SnapshotError as error:  # a broken file is the user's to fix: one line, not the plugin's stack
+            pytest.fail(f"cnnstat: {error}", pytrace=False)
         path = os.path.relpath(result.path)  # as the user would type it from where pytest runs
         if result.status == "missing":
             pytest.fail(f"cnnstat: no snapshot {path} (CI is set: none is written); create it with "
-                        f"pytest --cnnstat-update (the CLI's {UPDATE_HINT}) and commit it", pytrace=False)  # fmt: skip
+                        f"pytest --cnnstat-update and commit it", pytrace=False)  # fmt: skip
         if result.status == "changed":
             lines = "\n".join(f"  {line}" for line in result.differences)
             pytest.fail(f"cnnstat: snapshot {path} differs (pytest --cnnstat-update if intended):\n{lines}", pytrace=False)
         return result
+
+    def _unnamed_key(self, report: Any) -> str:
+        """The test's id; a further module snapshotted at the same input in this test gets ``-2``, ``-3``, ... after it.
+
+        Two modules under one key would compare the second with the first's snapshot and fail as changed.
+        """
+        from cnnstat.check.snapshot import snapshot_path
+
+        path = snapshot_path(self.folder, report, self.test_key)
+        self._unnamed[path] = calls = self._unnamed.get(path, 0) + 1
+        return self.test_key if calls == 1 else f"{self.test_key}-{calls}"
 
 
 def _folder(config: pytest.Config) -> Path:

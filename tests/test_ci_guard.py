@@ -167,6 +167,19 @@ def test_diff_of_two_snapshots_is_a_markdown_comment(project):
     assert "No change." in same.output
 
 
+
+def test_diff_of_a_broken_snapshot_is_one_line_without_checks_option(project):
+    (project / "bad.json").write_text("{")
+    result = run("diff", "bad.json", f"snapshots/{SNAPSHOT}")
+    assert result.exit_code != 0 and "bad.json is not valid JSON" in result.output, result.output
+    assert "--update-snapshot" not in result.output  # an option of check, not of diff
+    assert "Traceback" not in result.output
+    (project / "bad_snapshots").mkdir()  # check still names its own way out
+    (project / "bad_snapshots" / SNAPSHOT).write_text("{")
+    broken = run("check", *BUILD, "--snapshot", "bad_snapshots")
+    assert broken.exit_code != 0 and "delete it or pass --update-snapshot" in broken.output, broken.output
+
+
 def _commands() -> list[str]:
     hooks = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     workflow = yaml.safe_load((REPO / "docs" / "examples" / "cnnstat-check.yml").read_text())

@@ -82,3 +82,29 @@ def test_the_plugin_loads_by_its_entry_point_and_imports_no_torch_until_used(pyt
     assert "--cnnstat-update" in pytester.runpytest_subprocess("--help").stdout.str()
     probe = pytester.makepyfile(probe="import sys\ndef test_probe():\n    assert 'torch' not in sys.modules\n")
     pytester.runpytest_subprocess(str(probe)).assert_outcomes(passed=1)
+
+
+TWO_MODULES = """
+from torch import nn
+
+
+def test_two(cnnstat):
+    cnnstat.assert_snapshot(nn.Sequential(nn.Conv2d(3, 4, 3)), input_size=(3, 8, 8))
+    cnnstat.assert_snapshot(nn.Sequential(nn.Conv2d(3, 8, 1)), input_size=(3, 8, 8))
+"""
+
+
+def test_two_unnamed_modules_in_one_test_keep_a_snapshot_each(pytester, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makepyfile(test_two=TWO_MODULES)
+    pytester.runpytest("test_two.py").assert_outcomes(passed=1)  # writes both
+    assert len(list((pytester.path / "snapshots").glob("*.json"))) == 2
+    pytester.runpytest("test_two.py").assert_outcomes(passed=1)  # each compared with its own
+
+
+def test_a_broken_snapshot_fails_in_one_line_naming_the_plugins_option(sample):
+    (sample.path / "snapshots" / SNAPSHOT).write_text("{")
+    result = sample.runpytest("nets_checks.py", "-k", "snapshot")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"cnnstat: snapshot *{SNAPSHOT} is not valid JSON*; delete it or run pytest --cnnstat-update"])
+    assert "Traceback" not in result.stdout.str() and "--update-snapshot" not in result.stdout.str()

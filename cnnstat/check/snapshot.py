@@ -35,6 +35,8 @@ class SnapshotError(CnnstatError):
 
 #: How a snapshot is written on purpose: in CI (``CI`` set) or with ``--frozen`` nothing else writes one.
 UPDATE_HINT = "--update-snapshot"
+#: What ``cnnstat check`` tells a user to do about a broken snapshot; other callers name their own way out.
+CHECK_REMEDY = f"delete it or pass {UPDATE_HINT}"
 
 
 @dataclass(frozen=True)
@@ -79,17 +81,21 @@ def snapshot_document(report: Report) -> dict[str, Any]:
     return {"format": FORMAT, "model": report.model, "input": list(report.input_shape), "layers": layers}
 
 
-def read_snapshot(path: Path) -> dict[str, Any]:
-    """A stored snapshot, checked for its shape and format; one of a newer or unknown format is refused."""
+def read_snapshot(path: Path, remedy: str | None = None) -> dict[str, Any]:
+    """A stored snapshot, checked for its shape and format; one of a newer or unknown format is refused.
+
+    ``remedy`` ends the message of a file broken in a way a rewrite repairs, in the caller's terms.
+    """
+    tail = f"; {remedy}" if remedy else ""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
         raise SnapshotError(f"snapshot {path} cannot be read: {error}") from None
     except json.JSONDecodeError as error:
-        raise SnapshotError(f"snapshot {path} is not valid JSON ({error}); delete it or pass --update-snapshot") from None
+        raise SnapshotError(f"snapshot {path} is not valid JSON ({error}){tail}") from None
     except RecursionError:  # the decoder recurses once per level of nesting
         raise SnapshotError(
-            f"{path} is not a cnnstat snapshot: its JSON is nested too deeply to read; delete it or pass --update-snapshot"
+            f"{path} is not a cnnstat snapshot: its JSON is nested too deeply to read{tail}"
         ) from None
     if not isinstance(document, dict):
         raise SnapshotError(f"{path} is not a cnnstat snapshot: it has no list of layers")
@@ -104,7 +110,7 @@ def read_snapshot(path: Path) -> dict[str, Any]:
             layer["flops"] = {name: layer.pop(name) for name in ("fvcore", "lenet") if name in layer}
         problem = _layer_problem(layer)
         if problem is not None:
-            raise SnapshotError(f"{path}: layer {index} ({layer['name']}): {problem}; delete it or pass --update-snapshot")
+            raise SnapshotError(f"{path}: layer {index} ({layer['name']}): {problem}{tail}")
     return document
 
 
@@ -131,8 +137,11 @@ def _layer_problem(layer: dict[str, Any]) -> str | None:
 
 
 def compare_snapshot(report: Report, directory: Path, update: bool = False, *, key: str | None = None,
-                     frozen: bool = False) -> SnapshotResult:  # fmt: skip
-    """Write the snapshot the first time (unless ``frozen``: then it is missing); afterwards compare, or with ``update`` rewrite."""
+                     frozen: bool = False, remedy: str = CHECK_REMEDY) -> SnapshotResult:  # fmt: skip
+    """Write the snapshot the first time (unless ``frozen``: then it is missing); afterwards compare, or with ``update`` rewrite.
+
+    ``remedy`` is what a broken snapshot's error tells the user to do, in the caller's terms.
+    """
     path = snapshot_path(directory, report, key)
     document = {**snapshot_document(report), "model": key or report.model}  # the same file from any folder
     text = json.dumps(document, indent=1) + "\n"
@@ -142,11 +151,11 @@ def compare_snapshot(report: Report, directory: Path, update: bool = False, *, k
         write_atomically(path, text)
         return SnapshotResult(path, "written")
     try:
-        stored = read_snapshot(path)
+        stored = read_snapshot(path, remedy)
     except SnapshotError:
         if not update:
             raise
-        # --update-snapshot is the way out that the error names, so a broken old file must not block it
+        # updating is the way out that the error names, so a broken old file must not block it
         write_atomically(path, text)
         return SnapshotResult(path, "updated", ("replaced a file that could not be read as a snapshot",))
     diff = diff_documents(stored, document)
