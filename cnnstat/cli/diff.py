@@ -64,7 +64,7 @@ def diff(
     if format is Format.table:
         from rich.markup import escape
 
-        lines = [title, *[f"total {change.text()}" for change in changes.totals], *changes.lines()] or [title]
+        lines = [title, *[f"total {change.text()}" for change in changes.totals], *changes.lines()]
         if len(lines) == 1:
             lines.append("no change")
         emit(format, renderables=[escape(line) for line in lines], out=out)
