@@ -167,7 +167,6 @@ def test_diff_of_two_snapshots_is_a_markdown_comment(project):
     assert "No change." in same.output
 
 
-
 def test_diff_of_a_broken_snapshot_is_one_line_without_checks_option(project):
     (project / "bad.json").write_text("{")
     result = run("diff", "bad.json", f"snapshots/{SNAPSHOT}")

@@ -94,9 +94,7 @@ def read_snapshot(path: Path, remedy: str | None = None) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise SnapshotError(f"snapshot {path} is not valid JSON ({error}){tail}") from None
     except RecursionError:  # the decoder recurses once per level of nesting
-        raise SnapshotError(
-            f"{path} is not a cnnstat snapshot: its JSON is nested too deeply to read{tail}"
-        ) from None
+        raise SnapshotError(f"{path} is not a cnnstat snapshot: its JSON is nested too deeply to read{tail}") from None
     if not isinstance(document, dict):
         raise SnapshotError(f"{path} is not a cnnstat snapshot: it has no list of layers")
     # the format first: a newer cnnstat may store its layers differently, and must be named as newer, not as foreign
