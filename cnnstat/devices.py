@@ -36,6 +36,14 @@ class DeviceSetup:
         return torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
 
 
+def synchronize(device: torch.device) -> None:
+    """Wait for every kernel queued on ``device``: GPUs run behind the host, so a clock read without this times the queueing."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def cuda_amp_dtype() -> torch.dtype:
     """bfloat16 where the GPU supports it (no loss scaling needed), else float16."""
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

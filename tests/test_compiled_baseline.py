@@ -3,12 +3,16 @@ prints the harness's share of it (skipped without a GPU)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import torch
 from torch import nn
 
-from cnnstat.benchmark.compiled_baseline import WARM_UP, bare_compiled_loop
+from cnnstat.benchmark.compiled_baseline import WARM_UP, against_bare, bare_compiled_loop
+from cnnstat.benchmark.timing import BenchOptions, BenchReport
 from cnnstat.devices import select_device
+from cnnstat.errors import CnnstatError
 
 
 def test_the_bare_loop_trains_exactly_the_steps_it_counts():
@@ -38,4 +42,21 @@ def test_bench_prints_the_harness_against_a_bare_compiled_loop_on_cuda(cli):
     result = cli("bench", "lenet5", "--device", "cuda", "--compile", "--batch-size", "64", "--min-time", "0.2",
                  "--against-compiled")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "Against a bare torch.compile loop" in result.output
+    lines = result.output.splitlines()
+    title = next(i for i, line in enumerate(lines) if "Against a bare torch.compile loop" in line)
+    row = next(line for line in lines[title:] if "lenet5" in line.lower())
+    ratio = float(re.findall(r"\d+\.\d{3}", row)[-1])  # the last column: harness img/s over bare img/s
+    assert 0 < ratio <= 1.2, row
+
+
+def test_against_compiled_without_compile_is_refused_before_timing(cli):
+    result = cli("bench", "lenet5", "--device", "cpu", "--against-compiled", "--batch-size", "1")
+    assert result.exit_code != 0
+    assert "add --compile" in result.output and "Traceback" not in result.output
+
+
+def test_against_compiled_is_refused_when_the_harness_fell_back_to_eager():
+    # what run_bench records when torch.compile failed and the harness timed the eager model
+    eager = BenchReport([], {"compile": False, "threads": 1})
+    with pytest.raises(CnnstatError, match="compiled harness"):
+        against_bare(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,)), eager)

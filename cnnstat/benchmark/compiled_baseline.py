@@ -1,7 +1,8 @@
 """The yardstick for ``cnnstat bench``'s harness: a bare ``torch.compile`` loop on the same device, batch and precision.
 
 No timer object, no hooks, no synchronisation inside the loop: the model compiled with torch's defaults, run
-back to back, the device waited for once at the end. What the harness measures beside it (its ratio) is what
+back to back, the device waited for once at the end of each timed block, as the harness's clock
+(``timing.device_clock``) waits once per block, so both time alike. What the harness measures beside it (its ratio) is what
 its own machinery costs; on a GPU the harness should reach 0.97× of it or more.
 """
 
@@ -13,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..devices import DeviceSetup
+from ..devices import DeviceSetup, synchronize
+from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
 from .timing import BenchOptions, BenchReport, resolve_setup
 
@@ -52,10 +54,9 @@ def bare_compiled_loop(
             loss.backward()
             optimizer.step()
 
-    sync = torch.cuda.synchronize if setup.device.type == "cuda" else (lambda: None)
     for _ in range(WARM_UP):
         call()
-    sync()
+    synchronize(setup.device)
     calls, began = 0, time.perf_counter()
     # batches of calls between clock readings, so that the loop is not mostly reading the clock on a fast device
     while True:
@@ -63,7 +64,7 @@ def bare_compiled_loop(
         for _ in range(chunk):
             call()
         calls += chunk
-        sync()
+        synchronize(setup.device)
         seconds = time.perf_counter() - began
         if seconds >= min_time:
             return BareLoop(calls * x.shape[0] / seconds, calls, seconds)
@@ -85,7 +86,12 @@ class AgainstBare:
 
 
 def against_bare(models: list[str], options: BenchOptions, report: BenchReport) -> list[AgainstBare]:
-    """Time the bare compiled loop for every model and batch ``report`` holds, in the order run_bench timed them."""
+    """Time the bare compiled loop for every model and batch ``report`` holds, in the order run_bench timed them.
+
+    Only against a harness that compiled: an eager harness beside a compiled loop measures compilation, not the harness.
+    """
+    if not report.environment["compile"]:
+        raise CnnstatError("--against-compiled needs a compiled harness: add --compile (or compiling failed, see the note)")
     setup = resolve_setup(options, [])
     results = iter(report.results)
     previous_threads = torch.get_num_threads()

@@ -1,7 +1,7 @@
 """``cnnstat bench``: inference and training speed, tied to the counted FLOPs and the device's peak.
 
 Timing uses torch.utils.benchmark's ``blocked_autorange`` with the thread count set explicitly
-(its default is one thread), after warm-up; CUDA work is synchronised inside the timed call.
+(its default is one thread), after warm-up; the device is waited for at the end of each timed block.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..device_choices import DEFAULT_DEVICE
-from ..devices import DeviceSetup, cpu_has_native_bf16, select_device
+from ..devices import DeviceSetup, cpu_has_native_bf16, select_device, synchronize
 from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
 from .memory import track_peak
@@ -95,15 +95,13 @@ class BenchReport:
 
 
 def make_step(model: nn.Module, x: torch.Tensor, mode: str, setup: DeviceSetup) -> Callable[[], None]:
-    """One timed call: a forward pass, or forward + backward + optimizer step."""
-    sync = torch.cuda.synchronize if setup.device.type == "cuda" else (lambda: None)
+    """One timed call: a forward pass, or forward + backward + optimizer step; :func:`device_clock` waits for the device."""
     if mode == "infer":
         model.eval()
 
         def infer() -> None:
             with torch.no_grad(), setup.autocast():
                 model(x)
-            sync()
 
         return infer
     classes = output_features(model, tuple(x.shape[1:]))
@@ -117,9 +115,22 @@ def make_step(model: nn.Module, x: torch.Tensor, mode: str, setup: DeviceSetup) 
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        sync()
 
     return train_step
+
+
+def device_clock(device: torch.device) -> Callable[[], float]:
+    """perf_counter read after ``device`` has caught up: the timer's clock, so each timed block ends with one wait.
+
+    Once per block, not per step, as ``compiled_baseline``'s bare loop waits once per block: a wait after every step
+    would leave the GPU idle between steps and make the harness look slower than the loop it is compared with.
+    """
+
+    def read() -> float:
+        synchronize(device)
+        return time.perf_counter()
+
+    return read
 
 
 def flops_per_sample(name: str, input_size: tuple[int, ...], mode: str) -> int:
@@ -159,7 +170,7 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
         with track_peak(setup.device) as memory:
             for _ in range(3):  # warm-up: allocator, oneDNN/cuDNN plans, compilation
                 step()
-            timer = benchmark.Timer("step()", globals={"step": step}, num_threads=threads)
+            timer = benchmark.Timer("step()", globals={"step": step}, num_threads=threads, timer=device_clock(setup.device))
             measurement = timer.blocked_autorange(min_run_time=options.min_time)
             times = list(measurement.times)
             while len(times) < MIN_RUNS:  # a slow step fills min_time in one run: a median needs several

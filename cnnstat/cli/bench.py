@@ -79,6 +79,8 @@ def bench(
 
     if format is Format.markdown:
         raise CnnstatError("bench writes --format table, json or csv")
+    if against_compiled and not compile:  # before minutes of timing, not after
+        raise CnnstatError("--against-compiled compares the compiled harness with a bare compiled loop: add --compile")
     specs = [parse_input(text) for text in input or []]
     if len(specs) > 1:
         raise CnnstatError("bench times models with one input: give one --input")

@@ -4,7 +4,8 @@ The rows are those the trace makes (``counting/trace.py``): a call of a leaf mod
 function called outside leaf modules. Leaf modules are timed between forward pre- and post-hooks,
 functional rows around the call (a TorchFunctionMode), a row's backward from the moment the first
 autograd node its forward made starts to the moment the last one ends (node hooks). On the CPU the clock is ``time.perf_counter``; on CUDA each span is a
-pair of CUDA events read after the pass has synchronised, so no span ends before its kernels do.
+pair of CUDA events read after the pass has synchronised, so no span ends before its kernels do; on MPS each
+reading waits for the device first (``devices.synchronize``).
 """
 
 from __future__ import annotations
@@ -21,26 +22,29 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._pytree import tree_flatten
 
 from ..counting.layers import class_names, layer_counter_for
+from ..devices import synchronize
 
 
 class Clock:
-    """Spans on the CPU: perf_counter readings, exact once taken."""
+    """Spans read with perf_counter after the device has caught up: exact on the CPU, and on MPS, which has no events here."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
 
     def mark(self) -> Any:
+        synchronize(self.device)  # nothing to wait for on the CPU
         return time.perf_counter()
 
     def seconds(self, start: Any, end: Any) -> float:
         return end - start
 
     def settle(self) -> None:
-        """Wait until every span's end has happened (nothing to wait for on the CPU)."""
+        """Wait until every span's end has happened."""
+        synchronize(self.device)
 
 
 class CudaClock(Clock):
-    """Spans on a GPU: CUDA events recorded on the stream, read after one synchronisation per pass."""
-
-    def __init__(self, device: torch.device):
-        self.device = device
+    """Spans on a CUDA GPU: events recorded on the stream, read after one synchronisation per pass."""
 
     def mark(self) -> Any:
         event = torch.cuda.Event(enable_timing=True)
@@ -50,12 +54,9 @@ class CudaClock(Clock):
     def seconds(self, start: Any, end: Any) -> float:
         return start.elapsed_time(end) / 1000
 
-    def settle(self) -> None:
-        torch.cuda.synchronize(self.device)
-
 
 def clock_for(device: torch.device) -> Clock:
-    return CudaClock(device) if device.type == "cuda" else Clock()
+    return CudaClock(device) if device.type == "cuda" else Clock(device)
 
 
 @dataclass

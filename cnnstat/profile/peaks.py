@@ -24,7 +24,7 @@ import torch
 
 from ..atomic import write_atomically
 from ..benchmark.peak import device_name, peak_cache_path
-from ..devices import DeviceSetup, cpu_has_native_bf16
+from ..devices import DeviceSetup, cpu_has_native_bf16, synchronize
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
 CUDA_WORKING_SETS = tuple(2**k for k in range(16, 31, 2))  # 64 KiB … 1 GiB
@@ -66,7 +66,7 @@ class MachinePeaks:
     torch_version: str
     compute: tuple[ComputePeak, ...]
     bandwidth: tuple[BandwidthPoint, ...]
-    caches: tuple[CacheLevel, ...]
+    caches: tuple[CacheLevel, ...]  # the CPU's; none on a GPU, whose caches sysfs does not describe
     measured_at: str
     how: str
 
@@ -153,11 +153,11 @@ def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], No
         + (", CUDA events" if setup.device.type == "cuda" else f", {threads} threads, time.perf_counter")
     )
     return MachinePeaks(device_name(setup), setup.device.type, threads, torch.__version__, tuple(compute), bandwidth,
-                        cache_levels(), time.strftime("%Y-%m-%d %H:%M:%S"), how)  # fmt: skip
+                        cache_levels() if setup.device.type == "cpu" else (), time.strftime("%Y-%m-%d %H:%M:%S"), how)  # fmt: skip
 
 
 def best_seconds(run: Callable[[], None], device: torch.device, blocks: int = 5, calls: int = 1) -> float:
-    """The fastest of ``blocks`` timed blocks of ``calls`` runs, per run; CUDA timed with events after a warm-up."""
+    """The fastest of ``blocks`` timed blocks of ``calls`` runs, per run, after a warm-up; CUDA timed with events."""
     run()
     if device.type == "cuda":
         best = math.inf
@@ -172,9 +172,11 @@ def best_seconds(run: Callable[[], None], device: torch.device, blocks: int = 5,
         return best
     best = math.inf
     for _ in range(blocks):
+        synchronize(device)  # a no-op on the CPU; on MPS the block starts and ends with the device idle
         began = time.perf_counter()
         for _ in range(calls):
             run()
+        synchronize(device)
         best = min(best, (time.perf_counter() - began) / calls)
     return best
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ..devices import synchronize
 from ..errors import CnnstatError
 from . import evaluation
 from .batches import epoch_batches, epoch_order
@@ -101,6 +102,7 @@ def _train_epoch(run: Run, epoch: int, report: ProgressHook, clock: Clock) -> tu
         seen_here += len(y)
         report(StepDone(step + 1, loss_sum, correct, seen_here))
         if step + 1 == warm_up:
+            synchronize(setup.device)  # the host runs ahead of a GPU: the warm-up steps must have ended, not been queued
             warm_began = clock()
     # read on the host before the clock: on a GPU that waits for the epoch's queued steps, so the pace is the device's
     loss_total, correct_total = summed_over_processes(dist, torch.stack([loss_sum.float(), correct.float()])).tolist()
