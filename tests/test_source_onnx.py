@@ -80,3 +80,15 @@ def test_check_says_fvcore_cannot_run_on_an_onnx_file(tmp_path):
     assert "an ONNX file has no fvcore" in result.unavailable["fvcore"]
     assert "torch" not in result.unavailable
     assert not [c for c in result.comparisons if c.verdict == "MISMATCH"]
+
+
+@pytest.mark.parametrize("axis", [4, -1, 0])
+def test_flatten_keeps_the_shape_onnxs_shape_inference_gives(axis, tmp_path):
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    nodes = [helper.make_node("Flatten", ["x"], ["f"], axis=axis), helper.make_node("Relu", ["f"], ["y"])]
+    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y]))
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    expected = tuple(d.dim_value for d in inferred.graph.output[0].type.tensor_type.shape.dim)  # axis 4 = rank: (24, 1)
+    onnx.save(model, tmp_path / "flatten.onnx")
+    assert [layer.output_shape for layer in cnnstat.analyze(str(tmp_path / "flatten.onnx")).layers] == [expected, expected]

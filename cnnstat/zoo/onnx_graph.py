@@ -118,7 +118,8 @@ def _reshape(inputs: list[Any], attrs: dict[str, Any]) -> Any:
 
 def _flatten(inputs: list[Any], attrs: dict[str, Any]) -> Any:
     x = inputs[0]
-    axis = attrs.get("axis", 1) % max(x.dim(), 1)
+    axis = attrs.get("axis", 1)
+    axis = axis + x.dim() if axis < 0 else axis  # ONNX allows axis == rank: (N, 1), not (1, N)
     return x.reshape(math.prod(x.shape[:axis]), -1)
 
 
