@@ -3,6 +3,8 @@ one optimizer vocabulary for counting and training, and command-line choices tha
 
 from __future__ import annotations
 
+from dataclasses import asdict, replace
+
 import pytest
 import torch
 from torch import nn
@@ -11,7 +13,7 @@ from cnnstat.counting.memory import OPTIMIZER_STATES
 from cnnstat.errors import CnnstatError, DuplicateNameError
 from cnnstat.training.initialisation import INITIALISATIONS, initialise
 from cnnstat.training.optimizers import OPTIMIZERS, build_optimizer
-from cnnstat.training.recipes import RECIPES, build_recipe
+from cnnstat.training.recipes import RECIPES, build_recipe, compile_mode_for, recipe_from_dict
 from cnnstat.training.schedules import SCHEDULES, OneCycle, build_schedule
 
 
@@ -123,13 +125,31 @@ def test_a_second_entry_under_a_name_is_refused():
 def test_the_command_line_offers_what_the_registries_hold():
     from cnnstat.cli.app import OptimizerName
     from cnnstat.cli.train import DatasetName, Device, RecipeName
-    from cnnstat.device_choices import DEVICE_CHOICES
-    from cnnstat.training.datasets import DATASETS
 
-    assert [member.value for member in RecipeName] == list(RECIPES)
-    assert [member.value for member in DatasetName] == list(DATASETS)
-    assert [member.value for member in OptimizerName] == list(OPTIMIZER_STATES)
-    assert tuple(member.value for member in Device) == DEVICE_CHOICES
+    # literal lists: comparing the enums with the registries they are built from could not fail
+    assert [member.value for member in RecipeName] == ["classic", "fast", "best", "lecun1998"]
+    assert [member.value for member in DatasetName] == ["fashion-mnist", "mnist", "kmnist"]
+    assert [member.value for member in OptimizerName] == ["sgd", "momentum", "adam", "adamw"]
+    assert [member.value for member in Device] == ["auto", "cpu", "cuda", "mps"]
+
+
+def test_a_stored_sgd_with_momentum_resumes_with_momentum():
+    """Before sgd and momentum were two optimizers, sgd used the recipe's momentum: such a checkpoint must keep it."""
+    stored = {**asdict(RECIPES["classic"]), "optimizer": "sgd", "momentum": 0.9}
+    assert recipe_from_dict(stored).optimizer == "momentum"
+    plain = {**stored, "momentum": 0.0}
+    assert recipe_from_dict(plain).optimizer == "sgd"
+    model = nn.Linear(2, 2)
+    optimizer = build_optimizer(model, recipe_from_dict(stored))
+    assert optimizer.param_groups[0]["momentum"] == 0.9
+
+
+def test_cuda_graphs_are_not_used_with_several_processes():
+    tuned = build_recipe("fast", on_gpu=True)
+    assert tuned.compile_mode == "reduce-overhead"
+    assert compile_mode_for(tuned, world=1) == "reduce-overhead"
+    assert compile_mode_for(tuned, world=2) == "default"
+    assert compile_mode_for(replace(tuned, compile_mode="max-autotune"), world=2) == "max-autotune"
 
 
 def test_train_refuses_an_optimizer_nothing_registers(cli):

@@ -124,12 +124,25 @@ def build_recipe(name: str, model: str | None = None, *, on_gpu: bool = False, *
     return recipe
 
 
+def compile_mode_for(recipe: Recipe, world: int) -> str:
+    """The torch.compile mode a run of ``world`` processes uses: the recipe's, except no CUDA graphs under DDP.
+
+    reduce-overhead records the step as CUDA graphs; DDP all-reduces gradients from autograd hooks while the backward
+    runs, outside what a graph captures, so the graphs break at every bucket and NCCL's collectives would have to be
+    captured too. GPU_TUNING chose reduce-overhead for one process; with several the default mode is the safe one.
+    """
+    return "default" if world > 1 and recipe.compile_mode == "reduce-overhead" else recipe.compile_mode
+
+
 def recipe_from_dict(data: dict[str, Any]) -> Recipe:
     """A stored recipe, also one written before validation splits and budgets (``normalize`` became ``pixels``) or before
-    test-time averaging took shifts too (``flip_tta`` became ``tta``)."""
+    test-time averaging took shifts too (``flip_tta`` became ``tta``), or while ``sgd`` still used ``momentum``."""
     data = dict(data)
     if "flip_tta" in data:
         data.setdefault("tta", data.pop("flip_tta"))
+    if data.get("optimizer") == "sgd" and data.get("momentum", 0) > 0:
+        # before sgd and momentum were two optimizers, sgd took the recipe's momentum: resume such a run as it trained
+        data["optimizer"] = "momentum"
     if "normalize" in data:
         data.setdefault("pixels", "standard" if data.pop("normalize") else "unit")
         data.setdefault("val", 0)  # such runs evaluated the test set every epoch

@@ -28,6 +28,7 @@ from .images import Pixels, prepare_batch
 from .initialisation import initialise
 from .metrics import EpochMetrics
 from .optimizers import build_optimizer
+from .recipes import compile_mode_for
 from .schedules import Schedule
 
 SMALL_INPUT = (64, 64)  # ImageNet-sized models train at this size by default: 28×28 images only gain blur beyond it
@@ -140,7 +141,7 @@ def set_up(config: TrainConfig, data: ImageData, out: Path, report: ProgressHook
     network = torch.nn.parallel.DistributedDataParallel(model) if dist.world > 1 else model
     compiled = hyper.compile and setup.device.type == "cuda"
     if compiled:
-        network = torch.compile(network, mode=hyper.compile_mode)  # type: ignore[assignment]
+        network = torch.compile(network, mode=compile_mode_for(hyper, dist.world))  # type: ignore[assignment]
     return Run(
         config, out, dist, setup, Pixels.for_run(input_size, hyper, data.info), model, network, build_optimizer(model, hyper),
         # fp16 gradients underflow without loss scaling; bf16 and float32 need none
