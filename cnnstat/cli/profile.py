@@ -58,7 +58,7 @@ def summary_lines(report: Any) -> list[str]:
     if doubted:
         reasons = sorted({reason for row in doubted for reason in row.doubts}, key=len)
         lines.append(f"{len(doubted)} of {len(report.rows)} layers too noisy to trust (marked !), e.g. {reasons[0]}")
-    whole_doubts = whole.doubts(report.load)
+    whole_doubts = report.whole_doubts()
     if whole_doubts:
         lines.append(f"whole-model time too noisy to trust: {'; '.join(whole_doubts)}")
     if report.on is not None:
@@ -73,7 +73,7 @@ def profile(
     model: ModelArg,
     input: InputOpt = None,
     batch: BatchOpt = 1,
-    device: Annotated[Device, typer.Option(help="auto picks CUDA, then the CPU.")] = DEFAULT_DEVICE_NAME,  # type: ignore[valid-type]
+    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = DEFAULT_DEVICE_NAME,  # type: ignore[valid-type]
     dtype: DtypeOpt = "float32",
     train: Annotated[bool, typer.Option("--train", help="Time each layer's backward too (training mode).")] = False,
     repeats: Annotated[int, typer.Option("--repeats", "-r", min=1, max=10_000, help="Timed passes; the median is shown.")] = 20,
@@ -135,7 +135,7 @@ def profile(
 @app.command()
 @user_errors
 def device(
-    device: Annotated[Device, typer.Option(help="auto picks CUDA, then the CPU.")] = DEFAULT_DEVICE_NAME,  # type: ignore[valid-type]
+    device: Annotated[Device, typer.Option(help="auto picks CUDA, then MPS, then the CPU.")] = DEFAULT_DEVICE_NAME,  # type: ignore[valid-type]
     threads: ThreadsOpt = None,
     remeasure: RemeasureOpt = False,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json.")] = Format.table,
@@ -146,12 +146,14 @@ def device(
     from ..devices import select_device
     from ..profile.peaks import cache_path, machine_peaks
 
+    if format not in (Format.table, Format.json):  # two tables of different columns: no one CSV or markdown table holds both
+        raise CnnstatError(f"device writes --format table or json, not {format.value}")
     setup = select_device(device.value, amp=False, channels_last=False)
     threads = threads or torch.get_num_threads()
     err = stderr_console()
     with err.status("measuring…") as status:
         peaks = machine_peaks(setup, threads, remeasure, status.update)
-    if format is not Format.table:
+    if format is Format.json:
         emit(Format.json, document=peaks.to_dict())
         return
     compute = table(f"{peaks.device} · {peaks.threads} threads · torch {peaks.torch_version} · measured {peaks.measured_at}",
@@ -166,7 +168,9 @@ def device(
 
 
 def _fits(size: int, levels: dict[str, int]) -> str:
-    """The smallest cache a working set fits in, else memory."""
+    """The smallest cache a working set fits in, else memory; "—" on a GPU, whose caches are not known here."""
+    if not levels:
+        return "—"
     return next((name for name, capacity in sorted(levels.items(), key=lambda item: item[1]) if size <= capacity), "memory")
 
 

@@ -66,6 +66,11 @@ class ProfileReport:
     on: PublishedDevice | None = None
     notes: tuple[str, ...] = ()
     load: float | None = None
+    cores: int | None = None  # the machine's, for the load to be read against
+
+    def whole_doubts(self) -> list[str]:
+        """Why the whole-model time is too noisy to trust, the machine's load read against its cores."""
+        return self.whole.doubts(self.load, self.cores)
 
     @property
     def layers_s(self) -> float:
@@ -160,7 +165,7 @@ def profile_model(name: str, *, input_size: tuple[int, ...] | None = None, batch
         notes.append("--train: a layer's time is its forward plus its backward; its floor counts 2 FLOPs per backward MAC "
                      "and the forward's bytes only")  # fmt: skip
     return ProfileReport(resolved.name, shape, peaks.device, dtype, train, repeats, tuple(rows), spread_of(whole), peaks,
-                         published, tuple(notes), load)  # fmt: skip
+                         published, tuple(notes), load, cores)  # fmt: skip
 
 
 def _pass(model: nn.Module, x: torch.Tensor, train: bool) -> Callable[[], Any]:
