@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ...counting.inputs import InputSpec
-from ...errors import ModelLoadError
+from ...errors import CnnstatError, ModelLoadError
 from .base import ModelSource, ResolvedModel, register_source
 from .extras import optional_import
 
@@ -68,6 +68,8 @@ def load_config(location: str) -> tuple[Any, Path | None]:
             return _from_file(transformers, path), folder
         config = transformers.AutoConfig.from_pretrained(location)
         return config, folder if folder is not None else _hub_processor_folder(location)
+    except CnnstatError:  # already cnnstat's own one line (a config.json naming no model_type)
+        raise
     except Exception as error:  # a missing folder, an unreachable hub, a config of an unknown model type
         first = str(error).splitlines()[0] if str(error) else ""
         raise ModelLoadError(f"cannot read a Hugging Face config from {location}: {type(error).__name__}: {first}") from None
