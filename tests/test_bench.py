@@ -16,9 +16,15 @@ from cnnstat.benchmark.timing import BenchOptions, run_bench
 QUICK = BenchOptions(device="cpu", batch_sizes=(1, 4), min_time=0.05)
 
 
+@pytest.fixture(scope="module")
+def peak_cache(tmp_path_factory):
+    """One cache folder for the module: the machine's peaks are measured once, by the first bench."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def peak_cache_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+def peak_cache_in_tmp(peak_cache, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(peak_cache))
 
 
 def test_figures_follow_from_the_timing_and_the_counts():
@@ -47,10 +53,13 @@ def test_training_mode_counts_the_backward_pass_torch_runs():
     assert train.results[0].flops_per_batch == counter.get_total_flops()
 
 
-def test_the_peak_probe_is_cached(tmp_path):
-    run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
-    cache = json.loads((tmp_path / "cache" / "cnnstat" / "peak.json").read_text())
-    assert len(cache) == 1 and next(iter(cache.values())) > 0
+def test_share_of_peak_uses_the_peaks_profile_measured_and_cached(peak_cache):
+    report = run_bench(["lenet5"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
+    files = list((peak_cache / "cnnstat").glob("peaks-*.json"))
+    assert len(files) == 1 and not (peak_cache / "cnnstat" / "peak.json").exists()  # one probe, one cache
+    stored = json.loads(files[0].read_text())
+    float32 = next(c["gflops"] for c in stored["compute"] if c["dtype"] == "float32")
+    assert report.results[0].peak_gflops == float32 > 0
 
 
 def test_json_carries_the_environment(cli):

@@ -70,16 +70,15 @@ def test_a_broken_baseline_fails_before_any_timing(cli, tmp_path):
 
 
 def test_a_damaged_peak_cache_is_measured_again(tmp_path, monkeypatch):
-    from cnnstat.benchmark.peak import measure_peak_gflops, peak_cache_path
     from cnnstat.devices import select_device
+    from cnnstat.profile.peaks import cache_path, machine_peaks
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    peak_cache_path().parent.mkdir(parents=True)
-    peak_cache_path().write_text("{half a json")
-    import torch
-
-    assert measure_peak_gflops(select_device("cpu"), torch.float32, 1) > 0
-    assert len(json.loads(peak_cache_path().read_text())) == 1
+    path = cache_path(select_device("cpu"), 1)
+    path.parent.mkdir(parents=True)
+    path.write_text("{half a json")
+    assert machine_peaks(select_device("cpu"), 1).compute_gflops("float32") > 0
+    assert json.loads(path.read_text())["threads"] == 1
 
 
 @pytest.mark.parametrize("name, content", [("notes.txt", b"plain text"), ("fake.png", b"\x89PNG\r\n\x1a\ntruncated"), ("folder", None)])

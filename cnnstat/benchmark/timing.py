@@ -23,7 +23,7 @@ from ..errors import CnnstatError
 from ..zoo import output_features, resolve_model
 from .memory import track_peak
 from .noise import machine_load, spread_of
-from .peak import device_name, measure_peak_gflops
+from .peak import device_name
 
 MODES = ("infer", "train")
 #: The fewest timed runs a figure rests on: blocked_autorange takes one run of a step slower than --min-time.
@@ -119,6 +119,11 @@ def make_step(model: nn.Module, x: torch.Tensor, mode: str, setup: DeviceSetup) 
     return train_step
 
 
+def dtype_name(setup: DeviceSetup) -> str:
+    """The dtype the timed steps compute in: AMP's, else float32."""
+    return str(setup.amp_dtype or torch.float32).removeprefix("torch.")
+
+
 def device_clock(device: torch.device) -> Callable[[], float]:
     """perf_counter read after ``device`` has caught up: the timer's clock, so each timed block ends with one wait.
 
@@ -149,6 +154,8 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
     """Time ``name`` at every batch size."""
     from torch.utils import benchmark
 
+    from ..profile.peaks import machine_peaks
+
     torch.manual_seed(0)
     resolved = resolve_model(name, on_meta=False)
     input_size = options.input_size or resolved.input_size
@@ -159,7 +166,8 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
     if setup.channels_last:
         model = model.to(memory_format=torch.channels_last)
     runner: nn.Module = compile_or_note(model, notes) if options.compile else model
-    peak = measure_peak_gflops(setup, setup.amp_dtype or torch.float32, threads)
+    # the same measured peaks as profile and device (one probe, one cache): the best of matmuls and convolutions
+    peak = machine_peaks(setup, threads, progress=progress).compute_gflops(dtype_name(setup))
     results = []
     for batch in options.batch_sizes:
         progress(f"timing {name}, batch {batch}, {options.mode}…")
@@ -232,7 +240,7 @@ def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str]
         torch.set_num_threads(previous_threads)
     environment = {
         "torch": torch.__version__, "device": device_name(setup), "device_type": setup.device.type, "threads": threads,
-        "dtype": str(setup.amp_dtype or torch.float32).removeprefix("torch."), "amp": setup.amp_dtype is not None,
+        "dtype": dtype_name(setup), "amp": setup.amp_dtype is not None,
         "channels_last": setup.channels_last, "compile": options.compile and not any("--compile" in n for n in notes),
         "min_time_s": options.min_time, "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }  # fmt: skip

@@ -99,7 +99,8 @@ def bench(
          out=out)  # fmt: skip
     if format is Format.table:
         peak = report.results[0].peak_gflops if report.results else 0
-        err.print(f"peak: {peak:,.1f} GFLOP/s ({report.environment['dtype']} matrix multiply on this device); "
+        err.print(f"peak: {peak:,.1f} GFLOP/s ({report.environment['dtype']}, the best matmul or convolution on this device, "
+                  "as cnnstat device measures it); "
                   "FLOPs are 2 × the MACs cnnstat counts, forward and (training) backward")  # fmt: skip
     if against_compiled:
         from ..benchmark.compiled_baseline import against_bare

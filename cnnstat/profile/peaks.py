@@ -5,7 +5,7 @@ fast. Bandwidth: copy (``b = a``) and triad (``a = b + 2·c``) through torch at 
 L1-sized to several times the last-level cache, so a layer whose tensors fit in a cache is held to
 that cache's bandwidth (the cache-aware roofline of Ilic et al., 2014). Each figure is the best of
 several timed blocks: a peak is what the machine can do, not what it did on average. Cached per
-machine, device, threads and torch version in the user's cache folder.
+machine, device, threads and torch version in the user's cache folder; ``bench``'s share of peak reads the same figures.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..atomic import write_atomically
-from ..benchmark.peak import device_name, peak_cache_path
+from ..benchmark.peak import cache_folder, device_name
 from ..devices import DeviceSetup, cpu_has_native_bf16, synchronize
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
@@ -98,11 +98,6 @@ class MachinePeaks:
                "bandwidth": tuple(BandwidthPoint(**b) for b in data["bandwidth"]),
                "caches": tuple(CacheLevel(**c) for c in data["caches"])}
         )  # fmt: skip
-
-
-def cache_folder() -> Path:
-    """``$XDG_CACHE_HOME/cnnstat``, else ``~/.cache/cnnstat``: where ``bench`` keeps its peak too."""
-    return peak_cache_path().parent
 
 
 def cache_path(setup: DeviceSetup, threads: int) -> Path:
