@@ -219,6 +219,20 @@ def test_markdown_has_the_tables_columns_a_title_formatted_shares_and_a_total_ro
     assert len(lines) == 4 + len(rows) + 1
 
 
+
+def test_intensity_is_a_ratio_rounded_in_csv_as_share_is_and_to_two_decimals_in_tables():
+    import csv
+
+    columns = ("--columns", "name,flops,bytes,intensity,share")
+    rows = list(csv.DictReader(io.StringIO(run("summary", "lenet5", *columns, "-f", "csv").stdout)))
+    c1 = next(row for row in rows if row["name"] == "C1")
+    # C1, by hand (lenet convention: a connection per kernel weight and the bias): 6 maps of 28×28 from 5×5 kernels
+    assert int(c1["flops"]) == 6 * 28 * 28 * (25 + 1)
+    assert c1["intensity"] == str(round(int(c1["flops"]) / int(c1["bytes"]), 6))  # not a float's 17 digits
+    assert all(len(row[name].partition(".")[2]) <= 6 for row in rows for name in ("intensity", "share"))
+    table = run("summary", "lenet5", *columns).stdout
+    assert f"{int(c1['flops']) / int(c1['bytes']):.2f}" in next(line for line in table.splitlines() if "C1 " in line)
+
 def test_csv_by_type_keeps_the_type_and_its_calls_in_columns_of_their_own():
     import pandas as pd
 

@@ -81,7 +81,7 @@ def flops_title(report: Report) -> str:
 
 def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[str, ...] | None) -> str:
     """CSV or Markdown of ``summary`` or ``flops`` (``kind``): the table's columns (or ``columns``); Markdown with a title
-    and a total row, CSV with each value in its own column and the share as a fraction rounded to 6 digits."""
+    and a total row, CSV with each value in its own column and a share or a ratio rounded to 6 digits."""
     from .output import Format, rows_text
 
     chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
@@ -90,8 +90,8 @@ def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[
     rows = machine_rows(view, full, None)
     if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
         chosen = (*chosen[: chosen.index("type") + 1], "calls", *chosen[chosen.index("type") + 1 :])
-    return rows_text([{column: round(row[column], 6) if column == "share" else row[column] for column in chosen}
-                      for row in rows], Format.csv, list(chosen))  # fmt: skip
+    return rows_text([{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
+                       for column in chosen} for row in rows], Format.csv, list(chosen))  # fmt: skip
 
 
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:

@@ -56,6 +56,7 @@ class Unit(str, Enum):
     NAMES = "names"  # several names: the ops no counter knows
     FLAG = "flag"  # True or False
     SHARE = "share"  # a fraction of the total, as a percentage
+    RATIO = "ratio"  # one figure per another (FLOPs per byte): two decimals
 
     @property
     def left_aligned(self) -> bool:
@@ -71,7 +72,13 @@ class Unit(str, Enum):
             return ", ".join(value)
         if self is Unit.SHARE:
             return f"{100 * value:.1f}%"
+        if self is Unit.RATIO:
+            return f"{value:,.2f}"
         return plain(value)
+
+    def machine(self, value: Any) -> Any:
+        """``value`` as CSV writes it: a fraction to 6 decimals (not a float's 17 digits), anything else as it is."""
+        return round(value, 6) if self in (Unit.SHARE, Unit.RATIO) else value
 
 
 class Aggregate(str, Enum):
@@ -155,7 +162,7 @@ COLUMNS: tuple[Column, ...] = (
     *_measure_columns(),
     Column("flops", "FLOPs", Unit.COUNT, Aggregate.SUM, Source.CONVENTION, stored=True),
     # FLOPs per byte moved: a ratio, which no group sums; a row works it out from its own flops and bytes
-    Column("intensity", "FLOP/B", Unit.COUNT, Aggregate.NONE, Source.CONVENTION),
+    Column("intensity", "FLOP/B", Unit.RATIO, Aggregate.NONE, Source.CONVENTION),
     Column("training_bytes", "Training memory", Unit.BYTES, Aggregate.SUM, Source.MEMORY),
     Column("receptive_field", "Receptive field", Unit.EXTENT, Aggregate.LAST, Source.FLOW, stored=True),
     Column("effective_stride", "Stride", Unit.EXTENT, Aggregate.LAST, Source.FLOW),
