@@ -16,8 +16,8 @@ from torch import nn
 
 from ..devices import DeviceSetup, synchronize
 from ..errors import CnnstatError
-from ..zoo import output_features, resolve_model
-from .timing import BenchOptions, BenchReport, resolve_setup
+from ..zoo import resolve_model
+from .timing import BenchOptions, BenchReport, make_step, resolve_setup
 
 WARM_UP = 3  # calls before timing: compilation, the allocator, cuDNN's plans
 
@@ -35,25 +35,8 @@ def bare_compiled_loop(
     model: nn.Module, x: torch.Tensor, mode: str, setup: DeviceSetup, min_time: float, backend: str = "inductor"
 ) -> BareLoop:
     """``model`` compiled and run on ``x`` (a forward pass, or a training step with SGD) for at least ``min_time`` s."""
-    compiled = torch.compile(model, backend=backend)
-    if mode == "infer":
-        model.eval()
-
-        def call() -> None:
-            with torch.no_grad(), setup.autocast():
-                compiled(x)
-    else:
-        model.train()
-        optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
-        target = torch.randint(0, output_features(model, tuple(x.shape[1:])), (x.shape[0],), device=x.device)
-
-        def call() -> None:
-            with setup.autocast():
-                loss = nn.functional.cross_entropy(compiled(x).float(), target)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-
+    # the harness's own step (timing.make_step), so the two differ only in how they are timed
+    call = make_step(torch.compile(model, backend=backend), x, mode, setup)
     for _ in range(WARM_UP):
         call()
     synchronize(setup.device)
