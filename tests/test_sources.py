@@ -173,3 +173,29 @@ def test_a_new_source_is_one_registration(monkeypatch):
     assert cnnstat.list_models("toy-*", sources=["toy"]) == ["toy-4", "toy-8"]
     assert "toy-4" not in cnnstat.list_models()  # not listed unless asked for: by name, or by a pattern it claims
     assert cnnstat.list_models("toy-*") == ["toy-4", "toy-8"]
+
+
+class _PrefixedToy(_ToySource):
+    """A source that declares a prefix with a colon, registered after the import path that takes any colon."""
+
+    name = "prefixed toy"
+    prefixes = ("toy:",)
+    claims = ModelSource.claims  # by its prefix alone
+
+    def resolve(self, name: str) -> ResolvedModel:
+        return super().resolve(name.replace("toy:", "toy-"))
+
+
+def test_a_source_registered_last_gets_the_names_with_its_prefix(monkeypatch):
+    registry: Registry[str, ModelSource] = Registry("model source")
+    for source in sources():
+        registry.register(source.name, source)
+    monkeypatch.setattr(base, "_SOURCES", registry)
+    register_source(_PrefixedToy())
+    assert [source.name for source in sources()][-1] == "prefixed toy"
+    assert base.source_for("toy:8").name == "prefixed toy"  # not the import path's, which takes any colon
+    assert base.source_for("toy.nets:build").name == "import path"
+    reference = FlopCounterMode(display=False)
+    with reference, torch.device("meta"):
+        nn.Linear(8, 8)(torch.empty(1, 8))
+    assert cnnstat.analyze("toy:8").totals["macs"] == reference.get_total_flops() // 2

@@ -51,11 +51,15 @@ class ModelSource:
     """
 
     name: str = ""
+    #: Name prefixes (``timm:``) that mark its names whatever its place in the claiming order: a source
+    #: registered before it that claims more (an import path takes any colon) must not take them.
+    prefixes: tuple[str, ...] = ()
     listed_by_default = True  # `cnnstat models` shows its names without being asked for this source
     unavailable_references: dict[str, str] = {}  # `cnnstat check` references that cannot run on its models, and why
 
     def claims(self, name: str) -> bool:
-        raise NotImplementedError
+        """Whether ``name`` is one of its names: by default, whether it has one of its prefixes."""
+        return name.startswith(self.prefixes)
 
     def resolve(self, name: str) -> ResolvedModel:
         raise NotImplementedError
@@ -93,7 +97,10 @@ def get_source(name: str) -> ModelSource | None:
 
 
 def source_for(name: str) -> ModelSource:
-    """The first source that claims ``name``; else an error that names the closest known names."""
+    """The source whose prefix ``name`` has, else the first that claims it; else an error naming the closest known names."""
+    for source in sources():
+        if name.startswith(source.prefixes):
+            return source
     for source in sources():
         if source.claims(name):
             return source

@@ -98,10 +98,8 @@ class HuggingFaceSource(ModelSource):
     """A vision model ``transformers`` builds for image classification from its config, without weights."""
 
     name = "hf"
+    prefixes = (PREFIX,)
     listed_by_default = False  # a config is found by its path, not listed
-
-    def claims(self, name: str) -> bool:
-        return name.startswith(PREFIX)
 
     def resolve(self, name: str) -> ResolvedModel:
         transformers = optional_import("transformers", "hf")

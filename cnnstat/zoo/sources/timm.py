@@ -35,10 +35,8 @@ class TimmSource(ModelSource):
     """Every architecture ``timm.list_models()`` names, with its pretrained configuration's input size."""
 
     name = "timm"
+    prefixes = PREFIXES
     listed_by_default = False  # over a thousand models: listed when asked for
-
-    def claims(self, name: str) -> bool:
-        return name.startswith(PREFIXES)
 
     def resolve(self, name: str) -> ResolvedModel:
         timm = _timm()
