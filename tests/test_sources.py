@@ -156,20 +156,29 @@ class _ToySource(ModelSource):
         return {"name": name, "aliases": [], "family": "toy", "source": self.name, "input": "", "params": 0, "published": []}
 
 
-def test_a_new_source_is_one_registration(monkeypatch):
-    """Registered once, a source is resolved by name, analysed, listed and described, with nothing else changed."""
-    import cnnstat.counting.inputs  # noqa: F401
-
+def _copy_registry(monkeypatch) -> None:
+    """The sources as registered, in a registry of the test's own that a toy source can join."""
     registry: Registry[str, ModelSource] = Registry("model source")
     for source in sources():
         registry.register(source.name, source)
     monkeypatch.setattr(base, "_SOURCES", registry)
-    register_source(_ToySource())
-    report = cnnstat.analyze("toy-8")
+
+
+def _linear_8_macs() -> int:
+    """MACs of the toy's nn.Linear(8, 8) as torch's FlopCounterMode counts them (half its FLOPs)."""
     reference = FlopCounterMode(display=False)
     with reference, torch.device("meta"):
         nn.Linear(8, 8)(torch.empty(1, 8))
-    assert report.totals["macs"] == reference.get_total_flops() // 2
+    return reference.get_total_flops() // 2
+
+
+def test_a_new_source_is_one_registration(monkeypatch):
+    """Registered once, a source is resolved by name, analysed, listed and described, with nothing else changed."""
+    import cnnstat.counting.inputs  # noqa: F401
+
+    _copy_registry(monkeypatch)
+    register_source(_ToySource())
+    assert cnnstat.analyze("toy-8").totals["macs"] == _linear_8_macs()
     assert cnnstat.list_models("toy-*", sources=["toy"]) == ["toy-4", "toy-8"]
     assert "toy-4" not in cnnstat.list_models()  # not listed unless asked for: by name, or by a pattern it claims
     assert cnnstat.list_models("toy-*") == ["toy-4", "toy-8"]
@@ -187,15 +196,9 @@ class _PrefixedToy(_ToySource):
 
 
 def test_a_source_registered_last_gets_the_names_with_its_prefix(monkeypatch):
-    registry: Registry[str, ModelSource] = Registry("model source")
-    for source in sources():
-        registry.register(source.name, source)
-    monkeypatch.setattr(base, "_SOURCES", registry)
+    _copy_registry(monkeypatch)
     register_source(_PrefixedToy())
     assert [source.name for source in sources()][-1] == "prefixed toy"
     assert base.source_for("toy:8").name == "prefixed toy"  # not the import path's, which takes any colon
     assert base.source_for("toy.nets:build").name == "import path"
-    reference = FlopCounterMode(display=False)
-    with reference, torch.device("meta"):
-        nn.Linear(8, 8)(torch.empty(1, 8))
-    assert cnnstat.analyze("toy:8").totals["macs"] == reference.get_total_flops() // 2
+    assert cnnstat.analyze("toy:8").totals["macs"] == _linear_8_macs()
