@@ -59,7 +59,8 @@ class Cnnstat:
     def assert_snapshot(self, model: Any, input_size: Any = None, name: str | None = None) -> Any:
         """Fail when the model's layers differ from its snapshot, with the per-layer diff; write it the first time.
 
-        ``name`` keys the snapshot; by default a named model's identity, else the test's id.
+        ``name`` keys the snapshot; by default a named model's identity, else the test's id (``-2``, ``-3``, ... for a
+        further module at the same input in the same test).
         """
         from cnnstat.check.identity import model_identity
         from cnnstat.check.snapshot import SnapshotError, compare_snapshot
