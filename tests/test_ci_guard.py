@@ -94,6 +94,14 @@ def test_a_new_model_without_a_snapshot_fails_in_ci_until_written(project):
     assert again.exit_code == 0 and "unchanged" in again.output
 
 
+@pytest.mark.parametrize("elsewhere", [("--out", "report.txt"), ("--format", "json")])
+def test_a_failure_whose_report_goes_elsewhere_still_says_why_on_stderr(project, elsewhere):
+    args = ("check", "models/nets.py:wide", "--input", "3x32x32", "--against", "none", "--snapshot", "snapshots", *elsewhere)
+    missing = run(*args, ci=True)
+    assert missing.exit_code == 1
+    assert "error: models/nets.py:wide: its snapshot is missing (snapshots/models_nets.py_wide@3x32x32.json)" in missing.stderr
+
+
 def test_a_budget_breach_names_the_figure_its_budget_and_the_costliest_layers(project):
     result = run("check", *BUILD, "--budget", "macs<=1M", "--budget", "params<=50k")
     assert result.exit_code == 1

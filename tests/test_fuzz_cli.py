@@ -208,9 +208,9 @@ def option_tables(paths: dict[str, str], checkpoints: dict[str, str]) -> dict[st
                                 _fresh(paths, "plot").map(lambda path: path + ".png")),
             "--profile": None,
         },  # fmt: skip
-        "graph": {**drawing, "--out": st.one_of(diagram_out, _fresh(paths, "graph").map(lambda path: path + ".svg")),
+        "graph": {**drawing, "--profile": None, "--out": st.one_of(diagram_out, _fresh(paths, "graph").map(lambda path: path + ".svg")),
                   "-o": diagram_out},  # fmt: skip
-        "report": {**drawing, "--profile": None, "--out": st.one_of(_files(paths), _fresh(paths, "report").map(lambda path: path + ".html")),
+        "report": {**drawing, "--profile": None, "--check": None, "--out": st.one_of(_files(paths), _fresh(paths, "report").map(lambda path: path + ".html")),
                    "-o": _files(paths)},  # fmt: skip
         "profile": {
             **{option: values for option, values in _counting_options(paths).items()

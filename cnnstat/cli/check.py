@@ -185,4 +185,20 @@ def check(
     if len(results) > 1:
         renderables.append(_summary(results, time.perf_counter() - started))
     emit(format, document=documents, renderables=renderables, out=out)
-    raise typer.Exit(1 if any(guarded.failed for guarded in results) else 0)
+    failures = [guarded for guarded in results if guarded.failed]
+    if failures and (out is not None or format is not Format.table):  # the report went to a file or a machine format
+        for guarded in failures:
+            err.print(f"error: {escape(guarded.key)}: {_why_failed(guarded)}", highlight=False)
+    raise typer.Exit(1 if failures else 0)
+
+
+def _why_failed(guarded: Any) -> str:
+    """One line on what failed a model's check, for stderr when the report itself went elsewhere."""
+    reasons = []
+    if not guarded.check.ok:
+        reasons.append("a count differs from a reference with no rule that explains it (MISMATCH)")
+    if guarded.snapshot is not None and guarded.snapshot.failed:
+        reasons.append(f"its snapshot is {guarded.snapshot.status} ({guarded.snapshot.path})")
+    if guarded.breaches:
+        reasons.append(f"{len(guarded.breaches)} budget{'s' * (len(guarded.breaches) != 1)} broken")
+    return "; ".join(reasons)
