@@ -25,6 +25,11 @@ def call_keys(names: Iterable[str]) -> list[tuple[str, int]]:
 Rule = tuple[str, int]
 
 
+def figure_text(value: object) -> str:
+    """A compared figure as check writes it: whole numbers with thousands separators, anything else as printed."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """One figure of cnnstat set beside one reference's, with the named rules that explain any difference.

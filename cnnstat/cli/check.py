@@ -13,31 +13,28 @@ from .app import InputOpt, OutOpt, TimeoutOpt, app, user_errors, writable_folder
 from .output import Format, emit, format_shape, stderr_console, table
 
 
-def _value(value: object) -> str:
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def check_tables(result: Any) -> list[Any]:
     """Totals per reference; every mismatch; the ops a reference does not count."""
     from ..check import EXPLAINED, MISMATCH, NOT_COUNTED, TOTAL
+    from ..check.comparison import figure_text
 
     totals = [c for c in result.comparisons if c.layer == TOTAL and c.verdict != NOT_COUNTED]
-    rows = [(c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.verdict, c.explanation) for c in totals]
+    rows = [(c.reference, c.quantity, figure_text(c.ours), figure_text(c.theirs), c.verdict, c.explanation) for c in totals]
     shape = format_shape(result.input_shape)
     headers = ("Reference", "Quantity", "cnnstat", "Reference value", "Verdict", "Explanation")
     tables = [table(f"{result.model} · input {shape}", headers, rows, 0)]
     explained = [c for c in result.comparisons if c.verdict == EXPLAINED and c.layer != TOTAL and c.reference == "paper"]
     if explained:
-        rows = [(c.layer, c.quantity, _value(c.ours), _value(c.theirs), c.explanation) for c in explained]
+        rows = [(c.layer, c.quantity, figure_text(c.ours), figure_text(c.theirs), c.explanation) for c in explained]
         tables.append(table("The paper's figures, layer by layer", ("Layer", "Quantity", "cnnstat", "Paper", "Explanation"), rows, 0))
     mismatches = [c for c in result.comparisons if c.verdict == MISMATCH and c.layer != TOTAL]
     if mismatches:
-        rows = [(c.layer, c.reference, c.quantity, _value(c.ours), _value(c.theirs), c.explanation) for c in mismatches]
+        rows = [(c.layer, c.reference, c.quantity, figure_text(c.ours), figure_text(c.theirs), c.explanation) for c in mismatches]
         headers = ("Layer", "Reference", "Quantity", "cnnstat", "Reference value", "Named rules and the rest")
         tables.append(table("MISMATCH", headers, rows, 0))
     skipped = [c for c in result.comparisons if c.verdict == NOT_COUNTED]
     if skipped:
-        rows = [(c.reference, c.layer, _value(c.theirs)) for c in skipped]
+        rows = [(c.reference, c.layer, figure_text(c.theirs)) for c in skipped]
         tables.append(table("Not counted by the reference", ("Reference", "Op", "Calls"), rows, 1))
     return tables
 

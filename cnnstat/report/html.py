@@ -236,14 +236,14 @@ _CHECK_HEADERS = ("Layer", "Reference", "Quantity", "cnnstat", "Reference value"
 def _check_section(result: ModelCheck, index: int) -> str:
     """``cnnstat check``'s summary line, and its explained and mismatched comparisons with their named rules."""
     from ..check import EXPLAINED, MISMATCH
-    from ..cli.check import _value  # check's own way of writing a figure
+    from ..check.comparison import figure_text  # check's own way of writing a figure
 
     shown = [c for c in result.comparisons if c.verdict in (EXPLAINED, MISMATCH)]
     headers = "".join(f"<th>{escape(header)}</th>" for header in _CHECK_HEADERS)
     rows = "".join(
         "<tr>" + "".join(_cell(text, value, left) for text, value, left in (
             (c.layer, c.layer, True), (c.reference, c.reference, True), (c.quantity, c.quantity, True),
-            (_value(c.ours), c.ours, False), (_value(c.theirs), c.theirs, False), (c.verdict, c.verdict, True),
+            (figure_text(c.ours), c.ours, False), (figure_text(c.theirs), c.theirs, False), (c.verdict, c.verdict, True),
             (c.explanation, c.explanation, True))) + "</tr>"
         for c in shown
     )  # fmt: skip
