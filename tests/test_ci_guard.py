@@ -137,7 +137,9 @@ def test_a_bad_budget_is_one_line(project, text, message):
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('snapshot = "snapshots"', "unknown key 'snapshot'"),
+        ('snapshot = "snapshots"', "unknown key 'snapshot' (did you mean 'snapshots'?)"),
+        ('against = ["torch"]', "unknown key 'against' (did you mean 'references'?)"),
+        ('references = "torch"', "references must be a list of strings"),
         ('[[tool.cnnstat.models]]\nmodel = "models/nets.py:build"\ninput = "3x32x32"', "models[0].input must be a list of strings"),
         ('budgets = ["flops<=many"]', "budgets: budget 'flops<=many'"),
     ],
@@ -147,6 +149,16 @@ def test_a_bad_table_gets_one_line_naming_the_key(project, table, message):
     result = run("check")
     assert result.exit_code == 1 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("references", "expected"), [('["torch"]', {"torch"}), ('["fvcore", "torch"]', {"fvcore", "torch"}), ("[]", set())])
+def test_the_tables_references_are_the_ones_checked(project, references, expected):
+    config = project / "pyproject.toml"
+    config.write_text(config.read_text().replace('references = ["torch"]', f"references = {references}"))
+    result = run("check", "-f", "json")
+    assert result.exit_code == 0, result.output
+    [document] = json.loads(result.stdout)
+    assert {comparison["reference"] for comparison in document["comparisons"]} == expected
 
 
 def test_check_of_several_models_ends_with_one_summary_line(project):
@@ -232,7 +244,9 @@ def test_intensity_is_a_ratio_rounded_in_csv_as_share_is_and_to_two_decimals_in_
     import csv
 
     columns = ("--columns", "name,flops,bytes,intensity,share")
-    rows = list(csv.DictReader(io.StringIO(run("summary", "lenet5", *columns, "-f", "csv").stdout)))
+    title, *lines = run("summary", "lenet5", *columns, "-f", "csv").stdout.splitlines()
+    assert title.startswith("# lenet5")
+    rows = list(csv.DictReader(lines))
     c1 = next(row for row in rows if row["name"] == "C1")
     # C1, by hand (lenet convention: a connection per kernel weight and the bias): 6 maps of 28×28 from 5×5 kernels
     assert int(c1["flops"]) == 6 * 28 * 28 * (25 + 1)
@@ -245,7 +259,9 @@ def test_csv_by_type_keeps_the_type_and_its_calls_in_columns_of_their_own():
     import pandas as pd
 
     layers = json.loads(run("summary", "resnet18", "-f", "json").stdout)["layers"]
-    frame = pd.read_csv(io.StringIO(run("summary", "resnet18", "--by", "type", "-f", "csv").stdout))
+    frame = pd.read_csv(io.StringIO(run("summary", "resnet18", "--by", "type", "-f", "csv").stdout), comment="#")
+    assert frame.iloc[-1]["name"] == "Total" and pd.isna(frame.iloc[-1]["calls"])  # calls of all types add up to nothing
+    frame = frame.iloc[:-1]
     assert list(frame.columns[:3]) == ["name", "type", "calls"]
     convs = [layer for layer in layers if layer["type"] == "Conv2d"]
     conv = frame[frame["type"] == "Conv2d"].iloc[0]

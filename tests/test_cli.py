@@ -61,9 +61,22 @@ def test_csv_rows_equal_json_rows(cli, tmp_path):
     rows = json.loads(cli("flops", "fashion-cnn", "--format", "json", "-c", "flops").output)["layers"]
     path = tmp_path / "rows.csv"
     path.write_text(cli("flops", "fashion-cnn", "--format", "csv", "-c", "flops").output)
-    frame = pd.read_csv(path)
-    assert frame["flops"].tolist() == [row["flops"] for row in rows]
-    assert frame["name"].tolist() == [row["name"] for row in rows]
+    frame = pd.read_csv(path, comment="#")
+    assert frame["flops"].tolist()[:-1] == [row["flops"] for row in rows]
+    assert frame["name"].tolist()[:-1] == [row["name"] for row in rows]
+
+
+def test_csv_has_a_title_and_the_whole_models_totals(cli, tmp_path):
+    document = json.loads(cli("summary", "resnet18", "--format", "json").output)
+    path = tmp_path / "rows.csv"
+    cli("summary", "resnet18", "--format", "csv", "--top", "3", "--columns", "name,params,macs,bytes", "--out", str(path))
+    assert path.read_text().splitlines()[0] == "# resnet18 · input 1×3×224×224"
+    frame = pd.read_csv(path, comment="#")
+    assert list(frame.columns) == ["name", "params", "macs", "bytes"]
+    assert len(frame) == 4  # the costliest three, then the total of all 69 rows, not of the three shown
+    total = frame.iloc[-1]
+    assert total["name"] == "Total"
+    assert [total[c] for c in ("params", "macs", "bytes")] == [document["totals"][c] for c in ("params", "macs", "bytes")]
 
 
 def test_markdown_is_a_table(cli):

@@ -79,19 +79,32 @@ def flops_title(report: Report) -> str:
     return f"{report.model} · FLOPs ({report.convention}) · input {_inputs(report)}"
 
 
+def _machine_total(column: str, totals: dict[str, int]) -> Any:
+    """The total row's value of ``column`` in CSV: the whole model's sum, a share of 1, blank where nothing adds up."""
+    if column == "name":
+        return "Total"
+    if column == "share":
+        return 1.0
+    return COLUMN[column].unit.machine(totals[column]) if column in totals else ""
+
+
 def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[str, ...] | None) -> str:
-    """CSV or Markdown of ``summary`` or ``flops`` (``kind``): the table's columns (or ``columns``); Markdown with a title
-    and a total row, CSV with each value in its own column and a share or a ratio rounded to 6 digits."""
+    """CSV or Markdown of ``summary`` or ``flops`` (``kind``): the table's columns (or ``columns``), a title and a total
+    row of the whole model. CSV keeps each value in its own column, rounds a share or a ratio to 6 digits, and writes
+    its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it)."""
     from .output import Format, rows_text
 
     chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
+    title = summary_title(full) if kind == "summary" else flops_title(full)
     if fmt is Format.markdown:
-        return markdown_table(view, full, summary_title(full) if kind == "summary" else flops_title(full), chosen)
+        return markdown_table(view, full, title, chosen)
     rows = machine_rows(view, full, None)
     if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
         chosen = (*chosen[: chosen.index("type") + 1], "calls", *chosen[chosen.index("type") + 1 :])
-    return rows_text([{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
-                       for column in chosen} for row in rows], Format.csv, list(chosen))  # fmt: skip
+    cells = [{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
+              for column in chosen} for row in rows]  # fmt: skip
+    total = {column: _machine_total(column, full.totals) for column in chosen}
+    return f"# {title}\n" + rows_text([*cells, total], Format.csv, list(chosen))
 
 
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
