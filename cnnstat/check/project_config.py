@@ -2,7 +2,7 @@
 
     [tool.cnnstat]
     snapshots = "snapshots"             # folder, relative to pyproject.toml
-    against = ["fvcore", "torch"]       # references; [] for snapshots and budgets only
+    references = ["fvcore", "torch"]    # what --against names; [] for snapshots and budgets only
     budgets = ["params<=1M"]            # for every model
 
     [[tool.cnnstat.models]]
@@ -50,11 +50,12 @@ class ProjectConfig:
     path: Path
     models: tuple[ModelConfig, ...]
     snapshots: Path | None
-    against: tuple[str, ...] | None
+    references: tuple[str, ...] | None
     budgets: tuple[Budget, ...]
 
 
-_TOP_KEYS = ("models", "snapshots", "against", "budgets")
+_TOP_KEYS = ("models", "snapshots", "references", "budgets")
+_OPTION_KEYS = {"against": "references", "snapshot": "snapshots", "budget": "budgets", "inputs": "input"}  # a CLI habit
 _MODEL_KEYS = ("model", "input", "budgets")
 
 
@@ -82,7 +83,8 @@ def _budgets(value: Any, key: str, where: Path) -> tuple[Budget, ...]:
 def _unknown(table: dict[str, Any], known: tuple[str, ...], where: Path, prefix: str) -> None:
     for key in table:
         if key not in known:
-            raise ConfigError(f"{where}: [tool.cnnstat] unknown key {prefix}{key!r}; known keys: {', '.join(known)}")
+            meant = f" (did you mean {_OPTION_KEYS[key]!r}?)" if _OPTION_KEYS.get(key) in known else ""
+            raise ConfigError(f"{where}: [tool.cnnstat] unknown key {prefix}{key!r}{meant}; known keys: {', '.join(known)}")
 
 
 def _model(entry: Any, index: int, root: Path, where: Path) -> ModelConfig:
@@ -119,12 +121,12 @@ def read_config(path: Path) -> ProjectConfig | None:
     snapshots = table.get("snapshots")
     if snapshots is not None and not isinstance(snapshots, str):
         raise ConfigError(f"{path}: [tool.cnnstat] snapshots must be a folder name, not {snapshots!r}")
-    against = table.get("against")
+    references = table.get("references")
     return ProjectConfig(
         path,
         tuple(_model(entry, index, root, path) for index, entry in enumerate(models)),
         None if snapshots is None else root / snapshots,
-        None if against is None else _strings(against, "against", path),
+        None if references is None else _strings(references, "references", path),
         _budgets(table.get("budgets", []), "budgets", path),
     )
 

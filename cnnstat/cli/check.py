@@ -150,7 +150,7 @@ def check(
     if format not in (Format.table, Format.json):
         raise CnnstatError("check writes --format table or json")
     if against is None:
-        against = ",".join(config.against) if config is not None and config.against is not None else ",".join(REFERENCES)
+        against = ",".join(config.references) if config is not None and config.references is not None else ",".join(REFERENCES)
     references = tuple(ref.strip() for ref in against.split(",") if ref.strip() and ref.strip() != "none")
     entries = list(config.models) if config is not None else [ModelConfig(name, tuple(input or []), ()) for name in models]
     frozen = frozen or ci_frozen(os.environ)
