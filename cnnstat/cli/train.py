@@ -12,7 +12,7 @@ import typer
 from ..device_choices import DEFAULT_DEVICE, DEVICE_CHOICES
 from ..errors import CnnstatError
 from ..training.datasets import DATASETS, DEFAULT_DATASET
-from ..training.recipes import COMPILE_MODES, RECIPES
+from ..training.recipes import COMPILE_MODES, GPU_TUNING, RECIPES
 from .app import ModelArg, OptimizerName, app, fail, user_errors
 from .output import stderr_console, stdout_console, table
 
@@ -196,7 +196,9 @@ def train_command(
             "--time-budget",
             "-t",
             help="Fit the run to this time (90s, 10m, 1h): the pace is measured on a few steps and as many steps "
-            "planned as fit, the last epoch cut short if need be, at most the recipe's epochs (best: 10m, 60 epochs).",
+            "planned as fit, the last epoch cut short if need be, at most the recipe's epochs (best: "
+            f"{RECIPES['best'].time_budget:.0f} s and {RECIPES['best'].epochs} epochs on a CPU, "
+            f"{GPU_TUNING['best']['time_budget']:.0f} s and {GPU_TUNING['best']['epochs']} epochs on a GPU).",
             show_default=False,
         ),
     ] = None,  # fmt: skip
