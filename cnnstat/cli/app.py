@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+import typer.core
 
 from ..atomic import check_file_writable, check_writable
 from ..counting.conventions import CONVENTIONS, DEFAULT_CONVENTION
@@ -21,7 +22,37 @@ from ..counting.time_limit import MAX_TIMEOUT_S
 from ..errors import CnnstatError
 from .output import Format, stderr_console
 
-app = typer.Typer(
+
+class _FlagsWithoutType:
+    """Typer's rich help writes a flag's type as "<bool>", as if --help or --all took a value: a flag of a cnnstat
+    command shows no type (an empty metavar is what Typer prints in its place)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)  # type: ignore[misc]  # the help option included
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Command(_FlagsWithoutType, typer.core.TyperCommand):
+    """A cnnstat command."""
+
+
+class _Group(_FlagsWithoutType, typer.core.TyperGroup):
+    """The ``cnnstat`` group: the commands, ``--version`` and ``--help``."""
+
+
+class _App(typer.Typer):
+    """Typer whose commands are ``_Command``s."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
+    cls=_Group,
     name="cnnstat",
     help="What a convolutional network costs: layer shapes, parameters, MACs, FLOPs and connections, "
     "counted exactly, explained, and checked against fvcore, torch and the papers.",
@@ -32,11 +63,6 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Typer's rich help writes a flag's type as "<bool>", as if --help or --all took a value: a flag shows no type.
-_display_type_rich = typer.core.TyperOption.display_type_rich
-typer.core.TyperOption.display_type_rich = lambda self, ctx: None if self.is_flag else _display_type_rich(self, ctx)  # type: ignore[method-assign]
-
 
 def _print_version(value: bool) -> None:
     if value:

@@ -94,7 +94,7 @@ def _command(name: str, inputs: list[str], snapshots: Path) -> str:
 @user_errors
 def check(
     models: Annotated[list[str] | None, typer.Argument(help="Models to check (names as for summary). "
-                      "None: the models of [tool.cnnstat] in the project's pyproject.toml.")] = None,  # fmt: skip
+                      "None: the models of \\[tool.cnnstat] in the project's pyproject.toml.")] = None,  # fmt: skip
     all_models: Annotated[bool, typer.Option("--all", help="Check every zoo model.")] = False,
     input: InputOpt = None,
     against: Annotated[
@@ -120,7 +120,7 @@ def check(
     """Reconcile counts with fvcore, torch, torchvision and the papers; guard architectures with snapshots and budgets.
 
     Exit 0 when everything agrees or is explained, 1 on any MISMATCH, snapshot change, missing snapshot in CI
-    (CI set, or --frozen) or broken budget. With no model named, the [tool.cnnstat] table of the project's
+    (CI set, or --frozen) or broken budget. With no model named, the \\[tool.cnnstat] table of the project's
     pyproject.toml says what to check (docs/ci.md). --timeout limits each model's whole check.
     """
     import os

@@ -34,7 +34,10 @@ def _choices(parameter: Any) -> str:
 
 
 def _cell(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
+    """Help text as the terminal shows it (rich markup read, ``\\[x]`` as ``[x]``) on one Markdown table line."""
+    from rich.text import Text
+
+    return " ".join(Text.from_markup(text).plain.split()).replace("|", "\\|")
 
 
 def reference() -> str:
