@@ -106,7 +106,9 @@ def test_a_budget_breach_names_the_figure_its_budget_and_the_costliest_layers(pr
     result = run("check", *BUILD, "--budget", "macs<=1M", "--budget", "params<=50k")
     assert result.exit_code == 1
     assert f"macs = {MACS:,} (1.62 M) breaks the budget macs<=1M; costliest layers: conv2" in result.output
-    assert "params" not in result.output.split("budget:")[-1].split(";")[0].replace("macs", "")  # the params budget holds
+    params = CONV1_PARAMS + (16 * 9 * 32 + 32) + (32 * 10 + 10)  # conv1, conv2, fc: 5,418
+    assert f"budget: params = {params:,} (5.42 k) keeps the budget params<=50k (11% of it)" in result.output
+    assert "breaks the budget params" not in result.output
     assert run("check", *BUILD, "--budget", f"macs<={MACS}").exit_code == 0  # <= holds at the figure, < does not
     assert run("check", *BUILD, "--budget", f"macs<{MACS}").exit_code == 1
     assert run("check", *BUILD, "--budget", "activation_bytes<=1MiB", "--budget", "macs>=1.6M").exit_code == 0

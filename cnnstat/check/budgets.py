@@ -98,6 +98,18 @@ def breaches(report: Report, budgets: list[Budget], stored: dict[str, Any] | Non
     return lines
 
 
+def held(report: Report, budgets: list[Budget]) -> list[str]:
+    """One line per budget the report keeps: the figure and how much of its budget it takes."""
+    totals = report.totals
+    lines = []
+    for bound in budgets:
+        value = totals[bound.column]
+        if bound.holds(value):
+            share = f" ({value / bound.limit:.0%} of it)" if bound.op in ("<=", "<") and bound.limit > 0 else ""
+            lines.append(f"{bound.column} = {value:,} ({_figure(bound.column, value)}) keeps the budget {bound.text}{share}")
+    return lines
+
+
 def _culprits(report: Report, column: str, stored: dict[str, Any] | None, top: int) -> str:
     """The layers that grew most against ``stored`` where it has the figure, else the costliest."""
     layers = [(layer.name, getattr(layer, column)) for layer in report.layers]

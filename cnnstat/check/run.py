@@ -16,7 +16,7 @@ from ..errors import CnnstatError, InputShapeError
 from ..zoo import ModelEntry, resolve_model
 from ..zoo.sources import get_source
 from .backward import check_torch_backward
-from .budgets import Budget, breaches
+from .budgets import Budget, breaches, held
 from .comparison import ModelCheck
 from .identity import model_identity
 from .references import check_fvcore, check_paper, check_torch, check_torchvision, torchvision_gflops_not_compared
@@ -120,6 +120,7 @@ class GuardResult:
     key: str
     snapshot: SnapshotResult | None
     breaches: tuple[str, ...]
+    held: tuple[str, ...]  # the budgets kept, each with its figure
 
     @property
     def failed(self) -> bool:
@@ -136,4 +137,5 @@ def guard_model(name: str, inputs: Sequence[InputSpec], against: Sequence[str], 
     if snapshots is not None:
         snap = compare_snapshot(result.report, snapshots, update, key=key, frozen=frozen)
     stored = None if snap is None or snap.status == "updated" else snap.stored
-    return GuardResult(result, key, snap, tuple(breaches(result.report, list(budgets), stored)))
+    return GuardResult(result, key, snap, tuple(breaches(result.report, list(budgets), stored)),
+                       tuple(held(result.report, list(budgets))))
