@@ -63,6 +63,18 @@ def test_models_lists_timm_names_by_pattern(cli):
     assert cnnstat.list_models("convnext_at*", sources=["timm"]) == names
 
 
+def test_listing_says_which_model_it_builds_of_how_many():
+    from cnnstat.zoo.listing import model_rows
+
+    heard: list[str] = []
+    rows = model_rows("timm:convnext_at*", progress=heard.append)
+    names = [f"timm:{n}" for n in timm.list_models("convnext_at*")]
+    assert [row["name"] for row in rows] == names
+    assert heard == [f"building {name} to count its parameters ({i}/{len(names)})…" for i, name in enumerate(names, 1)]
+    assert [row["params"] for row in rows] == [sum(p.numel() for p in timm.create_model(n).parameters())
+                                               for n in timm.list_models("convnext_at*")]  # fmt: skip
+
+
 def test_an_unknown_timm_name_is_one_line_with_suggestions(cli):
     result = cli("summary", "timm:convnxt_tiny")
     assert result.exit_code == 1

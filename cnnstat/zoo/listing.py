@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import CnnstatError
@@ -27,11 +27,19 @@ def model_names(pattern: str = "*", include: Iterable[str] = ()) -> list[str]:
     return list(names)
 
 
-def model_rows(pattern: str = "*", include: Iterable[str] = ()) -> list[dict[str, Any]]:
-    """One dict per model: name, aliases, family, source, input, parameters (counted on meta), published figures."""
-    rows: dict[str, dict[str, Any]] = {}
+def model_rows(pattern: str = "*", include: Iterable[str] = (),
+               progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """One dict per model: name, aliases, family, source, input, parameters (counted on meta), published figures.
+
+    Each model is built to count its parameters (timm alone has over a thousand): ``progress`` hears which, of how many.
+    """
+    chosen: dict[str, ModelSource] = {}
     for source in listed_sources(include, pattern):
         for name in source.list(pattern):
-            if name not in rows:  # a name two sources know is shown as the first describes it
-                rows[name] = source.describe(name)
-    return list(rows.values())
+            chosen.setdefault(name, source)  # a name two sources know is shown as the first describes it
+    rows = []
+    for index, (name, source) in enumerate(chosen.items(), 1):
+        if progress is not None:
+            progress(f"building {name} to count its parameters ({index}/{len(chosen)})…")
+        rows.append(source.describe(name))
+    return rows
