@@ -48,8 +48,12 @@ class Cnnstat:
     def assert_budget(self, model: Any, input_size: Any = None, **bounds: str) -> Any:
         """Fail unless every total keeps its bound, given by column: ``macs="<=4.2G"``, ``activation_bytes="<300MiB"``."""
         from cnnstat.check.budgets import breaches, budget
+        from cnnstat.errors import CnnstatError
 
-        budgets = [budget(column, condition) for column, condition in bounds.items()]
+        try:
+            budgets = [budget(column, condition) for column, condition in bounds.items()]
+        except CnnstatError as error:  # a budget the test wrote wrong: one line, not the plugin's stack
+            pytest.fail(f"cnnstat: {error}", pytrace=False)
         report = self.report(model, input_size)
         broken = breaches(report, budgets)
         if broken:

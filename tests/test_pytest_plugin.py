@@ -108,3 +108,26 @@ def test_a_broken_snapshot_fails_in_one_line_naming_the_plugins_option(sample):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines([f"cnnstat: snapshot *{SNAPSHOT} is not valid JSON*; delete it or run pytest --cnnstat-update"])
     assert "Traceback" not in result.stdout.str() and "--update-snapshot" not in result.stdout.str()
+
+
+BAD_BUDGETS = """
+from torch import nn
+
+
+def test_a_number(cnnstat):
+    cnnstat.assert_budget(nn.Conv2d(3, 4, 3), input_size=(3, 8, 8), macs=4_200_000_000)
+
+
+def test_a_misspelt_column(cnnstat):
+    cnnstat.assert_budget(nn.Conv2d(3, 4, 3), input_size=(3, 8, 8), mac="<=1M")
+"""
+
+
+def test_a_budget_written_wrong_fails_in_one_line(pytester, monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    pytester.makepyfile(test_bad=BAD_BUDGETS)
+    result = pytester.runpytest("test_bad.py")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*cnnstat: budget macs=4200000000: write the bound as text with its operator, e.g. macs='<=4.2G'",
+                                 "*cnnstat: budget 'mac<=1M': 'mac' is not a summed figure; choose from *"])
+    assert "Traceback" not in result.stdout.str() and "BudgetError" not in result.stdout.str()

@@ -62,6 +62,8 @@ def parse_budget(text: str) -> Budget:
 
 def budget(column: str, condition: str, text: str | None = None) -> Budget:
     """A budget on ``column`` from ``<=4.2G``: the form of the pytest plugin's keywords."""
+    if not isinstance(condition, str):  # the plugin's keywords: macs=4_200_000_000 would leave the operator unsaid
+        raise BudgetError(f"budget {column}={condition!r}: write the bound as text with its operator, e.g. {column}='<=4.2G'")
     written = text or f"{column}{condition}"
     if column not in SUMMED:
         raise BudgetError(f"budget {written!r}: {column!r} is not a summed figure; choose from {', '.join(SUMMED)}")
