@@ -14,10 +14,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import cnnstat
-from cnnstat.cli.report_view import explain_lines
 from cnnstat.counting.conventions import CONVENTIONS
 from cnnstat.counting.inputs import meta_inputs
 from cnnstat.counting.report import Report
+from cnnstat.report.tables import explain_lines
 from cnnstat.zoo import resolve_model, torchvision_families, torchvision_figures
 from cnnstat.zoo.published import evaluate
 

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from ..counting.columns import human_bytes
 from ..errors import CnnstatError
+from ..report.text import table
 from .app import InputOpt, OutOpt, app, user_errors
-from .output import Format, emit, human_bytes, stderr_console, table
+from .output import Format, emit, stderr_console
 from .train import DEFAULT_DEVICE_NAME, Device
 
 

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
+from ..counting.records import format_shape
 from ..errors import CnnstatError
+from ..report.text import table
 from .app import InputOpt, OutOpt, TimeoutOpt, app, user_errors, writable_folder
-from .output import Format, emit, format_shape, stderr_console, table
+from .output import Format, emit, stderr_console
 
 
 def check_tables(result: Any) -> list[Any]:

@@ -8,7 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from ..counting.columns import COLUMN
+from ..counting.records import format_shape
 from ..errors import CnnstatError
+from ..report.text import needed_width, stdout_console, table
 from .app import (
     DEFAULT_CONVENTION_NAME,
     DEFAULT_OPTIMIZER_NAME,
@@ -24,7 +26,7 @@ from .app import (
     user_errors,
 )
 from .count import report_for
-from .output import Format, emit, format_shape, needed_width, stderr_console, stdout_console, table
+from .output import Format, emit, stderr_console
 
 #: What one model's row shows: its name and inputs, then figures of the column registry (totals, and the
 #: receptive field of its output), and its depth (layers with parameters).

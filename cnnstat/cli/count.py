@@ -26,7 +26,7 @@ from .app import (
     app,
     user_errors,
 )
-from .output import Format, emit, stderr_console
+from .output import Format, emit, stderr_console, write_text
 
 ColumnsOpt = Annotated[
     str | None, typer.Option("--columns", help="Comma-separated columns of the table (any field of --format json's layers).")
@@ -107,14 +107,13 @@ def view_of(report: Any, depth: int | None, by: GroupBy, sort: str | None, top: 
 def show_report(report: Any, view: Any, fmt: Format, tables: Callable[[Any, Any], list[Any]], explain: bool,
                 out: Path | None, columns: tuple[str, ...] | None, kind: str = "flops") -> None:  # fmt: skip
     """Tables of the view's rows with the whole report's footer (and formulas), or the view as JSON, CSV or Markdown."""
-    from .output import write_text
-    from .report_view import explain_lines, footer_lines, machine_rows, review_text
+    from ..report.tables import explain_lines, footer_lines, machine_rows, review_text
 
     if fmt is Format.table:
         lines = footer_lines(report) + ([""] + explain_lines(view) if explain else [])
         emit(fmt, renderables=[*tables(view, report), *lines], out=out)
-    elif fmt in (Format.csv, Format.markdown):  # the table's columns, as the table shows them (report_view.py)
-        write_text(review_text(kind, view, report, fmt, columns), out)
+    elif fmt in (Format.csv, Format.markdown):  # the table's columns, as the table shows them (report/tables.py)
+        write_text(review_text(kind, view, report, fmt.value, columns), out)
     else:
         # the rows shown; everything else (totals, depth, uncounted ops, receptive field) of the whole model
         document = {**report.to_dict(), "layers": machine_rows(view, report, columns)}
@@ -141,7 +140,7 @@ def summary(
     out: OutOpt = None,
 ) -> None:
     """Layer table: shapes, parameters, MACs and connections, with totals, backward MACs and training memory."""
-    from .report_view import summary_tables
+    from ..report.tables import summary_tables
 
     chosen = _columns(columns)
     report = report_for(model, input, batch, convention, optimizer, timeout, train)
@@ -169,7 +168,7 @@ def flops(
     out: OutOpt = None,
 ) -> None:
     """FLOPs per layer and per layer type under a named convention."""
-    from .report_view import flops_tables
+    from ..report.tables import flops_tables
 
     chosen = _columns(columns)
     report = report_for(model, input, batch, convention, optimizer, timeout, train)
@@ -189,8 +188,8 @@ def models(
 ) -> None:
     """List models with their default input, parameter count, source and published figures."""
     from ..fast_start import counting_shortcuts
+    from ..report.text import table
     from ..zoo.listing import model_rows
-    from .output import table
 
     with counting_shortcuts():  # the models are built on meta and dropped here
         rows = model_rows(pattern, [*(source or []), *(["torchvision"] if torchvision else [])])

@@ -11,10 +11,11 @@ import typer
 
 from ..device_choices import DEFAULT_DEVICE, DEVICE_CHOICES
 from ..errors import CnnstatError
+from ..report.text import stdout_console, table
 from ..training.datasets import DATASETS, DEFAULT_DATASET
 from ..training.recipes import COMPILE_MODES, GPU_TUNING, RECIPES
 from .app import ModelArg, OptimizerName, app, fail, user_errors
-from .output import stderr_console, stdout_console, table
+from .output import stderr_console
 
 STEP_REFRESH = 10  # read the running loss (a device sync) every this many steps
 

@@ -157,20 +157,19 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
-    # The text forms are the command line's tables; rich and the renderer load only when a report is shown.
+    # The text forms are the command line's, drawn by the module the package root names (renderer.py), so that
+    # counting/ names nothing above it; rich and that module load only when a report is shown.
     def __str__(self) -> str:
         """The layer table and totals of ``cnnstat summary``, as plain text."""
-        from ..cli.report_view import summary_text
+        from .renderer import report_renderer
 
-        return summary_text(self).rstrip("\n")
+        return report_renderer().summary_text(self).rstrip("\n")
 
     def __rich__(self) -> Any:
         """The same table and totals for a rich console or a notebook."""
-        from rich.console import Group
+        from .renderer import report_renderer
 
-        from ..cli.report_view import summary_renderables
-
-        return Group(*summary_renderables(self))
+        return report_renderer().summary_group(self)
 
     def __repr__(self) -> str:
         shapes = ", ".join(format_shape(meta.shape) for _, meta in self.inputs)

@@ -1,1 +1,1 @@
-"""What a report looks like outside the terminal: the data-flow diagram, the one-file HTML report, the plots."""
+"""How a report is drawn: its tables as text (summary, flops, footer, CSV, Markdown), the data-flow diagram, the one-file HTML report, the plots."""

@@ -15,6 +15,7 @@ from ..counting.columns import COLUMN
 from ..counting.records import format_shape
 from ..errors import OutputError
 from .charts import bar_chart, step_chart
+from .tables import footer_lines  # the terminal's own totals lines, not a second wording of them
 
 if TYPE_CHECKING:
     from ..check.comparison import ModelCheck
@@ -124,7 +125,6 @@ def _unit(name: str) -> str:
 
 
 def _model_section(report: Report, index: int, depth: int | None, figure: str, profile: ProfileReport | None) -> str:
-    from ..cli.report_view import footer_lines  # the terminal's own totals lines, not a second wording of them
     from ..counting.views import by_depth, by_type
 
     totals = "".join(f"<li>{escape(line)}</li>" for line in footer_lines(report))

@@ -1,14 +1,17 @@
-"""A report as people read it: the layer tables of ``summary`` and ``flops``, the footer, ``--explain``."""
+"""A report as people read it: the layer tables of ``summary`` and ``flops`` (rich, CSV, Markdown), their titles, the
+footer of totals, ``--explain``; what the commands print, ``print(report)`` shows and the HTML report lists."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.console import Group
 from rich.table import Table
 
 from ..counting.columns import COLUMN
+from ..counting.records import format_shape
 from ..counting.report import LayerCounts, Report
-from .output import format_shape, rendered_text, table
+from .text import rendered_text, rows_text, table
 
 SUMMARY_COLUMNS = ("name", "type", "input_shape", "output_shape", "params", "macs", "connections")
 FLOPS_COLUMNS = ("name", "type", "output_shape", "macs", "flops", "share")
@@ -88,15 +91,13 @@ def _machine_total(column: str, totals: dict[str, int]) -> Any:
     return COLUMN[column].unit.machine(totals[column]) if column in totals else ""
 
 
-def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[str, ...] | None) -> str:
-    """CSV or Markdown of ``summary`` or ``flops`` (``kind``): the table's columns (or ``columns``), a title and a total
-    row of the whole model. CSV keeps each value in its own column, rounds a share or a ratio to 6 digits, and writes
-    its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it)."""
-    from .output import Format, rows_text
-
+def review_text(kind: str, view: Report, full: Report, style: str, columns: tuple[str, ...] | None) -> str:
+    """CSV or Markdown (``style``: "csv" or "markdown") of ``summary`` or ``flops`` (``kind``): the table's columns (or
+    ``columns``), a title and a total row of the whole model. CSV keeps each value in its own column, rounds a share or
+    a ratio to 6 digits, and writes its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it)."""
     chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
     title = summary_title(full) if kind == "summary" else flops_title(full)
-    if fmt is Format.markdown:
+    if style == "markdown":
         return markdown_table(view, full, title, chosen)
     rows = machine_rows(view, full, None)
     if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
@@ -104,7 +105,7 @@ def review_text(kind: str, view: Report, full: Report, fmt: Any, columns: tuple[
     cells = [{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
               for column in chosen} for row in rows]  # fmt: skip
     total = {column: _machine_total(column, full.totals) for column in chosen}
-    return f"# {title}\n" + rows_text([*cells, total], Format.csv, list(chosen))
+    return f"# {title}\n" + rows_text([*cells, total], "csv", list(chosen))
 
 
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
@@ -115,6 +116,11 @@ def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None =
 def summary_renderables(report: Report) -> list[Any]:
     """What ``cnnstat summary`` prints of a report: its layer table and the totals under it."""
     return [*summary_tables(report, report), *footer_lines(report)]
+
+
+def summary_group(report: Report) -> Group:
+    """The same as one rich renderable: what a report shows in a rich console or a notebook (``Report.__rich__``)."""
+    return Group(*summary_renderables(report))
 
 
 def summary_text(report: Report) -> str:
