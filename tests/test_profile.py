@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from cnnstat.benchmark.noise import WIDE_SPREAD, spread_of
-from cnnstat.profile.peaks import BandwidthPoint, MachinePeaks
+from cnnstat.profile.peaks import BUSY_SHARE, BandwidthPoint, MachinePeaks
 from cnnstat.profile.run import profile_model
 
 #: A layer may run at most this much faster than its floor before the law fails: the peaks are the best of five
@@ -24,10 +24,15 @@ THREADS = 1  # peaks and layers at the same thread count, one core of a shared m
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
-    """One peaks measurement for the module: a fresh cache folder, filled by the first profile."""
+    """One peaks measurement for the module: a fresh cache folder, filled by the first profile.
+
+    Cached whatever share of the CPU it got: a loaded CI box would otherwise refuse the cache (tests/test_busy_peaks.py
+    tests that refusal) and every test here would measure the peaks again.
+    """
     folder = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(folder))
+        patch.setattr("cnnstat.profile.peaks.BUSY_SHARE", 0.0)
         yield folder
 
 
@@ -79,6 +84,17 @@ def test_the_whole_model_line_reads_the_load_against_the_cores(lenet):
     assert any("whole-model" in line and "busy machine" in line for line in summary_lines(busy))
 
 
+def test_profile_says_when_its_peaks_were_measured_busy_and_not_cached(lenet, monkeypatch):
+    from dataclasses import replace
+
+    from cnnstat.cli.profile import summary_lines
+
+    monkeypatch.setattr("cnnstat.profile.peaks.BUSY_SHARE", BUSY_SHARE)  # the real threshold, not the cache fixture's
+    assert lenet.peaks.cached and not any("not cached" in line for line in summary_lines(lenet))
+    uncached = replace(lenet, peaks=replace(lenet.peaks, cpu_share=0.41, cached=False))
+    assert [line for line in summary_lines(uncached) if "not cached" in line and "41%" in line]
+
+
 def test_peaks_are_cached_per_machine_and_remeasured_on_request(cache, lenet):
     files = list((cache / "cnnstat").glob("peaks-*.json"))
     assert len(files) == 1
@@ -86,6 +102,7 @@ def test_peaks_are_cached_per_machine_and_remeasured_on_request(cache, lenet):
     assert stored["threads"] == THREADS and stored["torch_version"] == torch.__version__
     assert [point["working_set"] for point in stored["bandwidth"]] == sorted(p["working_set"] for p in stored["bandwidth"])
     assert stored["measured_at"] == lenet.peaks.measured_at
+    assert stored["cached"] is True and 0 < stored["cpu_share"] == lenet.peaks.cpu_share  # the share it really got
 
 
 def test_the_bandwidth_curve_holds_its_points_and_lies_between_them():
@@ -94,7 +111,7 @@ def test_the_bandwidth_curve_holds_its_points_and_lies_between_them():
         BandwidthPoint(1 << 20, 50.0, "copy"),
         BandwidthPoint(1 << 26, 10.0, "triad"),
     )
-    peaks = MachinePeaks("cpu", "cpu", 1, torch.__version__, (), points, (), "", "")
+    peaks = MachinePeaks("cpu", "cpu", 1, torch.__version__, (), points, (), "", "", 1.0)
     assert [peaks.bandwidth_at(p.working_set) for p in points] == [100.0, 50.0, 10.0]
     assert peaks.bandwidth_at(1 << 10) == 100.0 and peaks.bandwidth_at(1 << 30) == 10.0  # flat beyond the ends
     assert 50.0 < peaks.bandwidth_at(1 << 17) < 100.0 and 10.0 < peaks.bandwidth_at(1 << 23) < 50.0
@@ -125,6 +142,7 @@ def test_the_command_writes_json_csv_and_a_roofline_chart(cache, lenet, tmp_path
                "of_roof", "spread", "doubts", "on_floor_s"}  # fmt: skip
     assert document["layers"] and all(columns <= set(layer) for layer in document["layers"])
     assert document["whole_s"] > 0 and document["peaks"]["compute"]
+    assert document["peaks"]["cached"] is True and document["peaks"]["cpu_share"] > 0
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     csv = runner.invoke(app, [*args, "-f", "csv", "--by", "type"])
     assert csv.exit_code == 0 and csv.stdout.splitlines()[0].startswith("name,type,module,flops,bytes")

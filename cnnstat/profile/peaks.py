@@ -6,6 +6,9 @@ L1-sized to several times the last-level cache, so a layer whose tensors fit in 
 that cache's bandwidth (the cache-aware roofline of Ilic et al., 2014). Each figure is the best of
 several timed blocks: a peak is what the machine can do, not what it did on average. Cached per
 machine, device, threads and torch version in the user's cache folder; ``bench``'s share of peak reads the same figures.
+
+On the CPU, the compute runs also measure the share of their threads' CPU time they got: below ``BUSY_SHARE`` the
+machine was busy with other work, the figures read low, and they are used for that run but not cached.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -28,6 +31,12 @@ from ..devices import DeviceSetup, cpu_has_native_bf16, synchronize
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
 CUDA_WORKING_SETS = tuple(2**k for k in range(16, 31, 2))  # 64 KiB … 1 GiB
+#: Below this share of their threads' CPU time, the CPU's compute runs shared their cores with other work: the peaks
+#: are used for the run but not cached. A quiet 2-core machine gives 0.97–1.00 (the OS takes the rest); one busy
+#: process beside two threads on two cores gave 0.33–0.51. A peak is the best of five blocks, so one measured at
+#: 0.85 reads at most about 15% low; refusing a cache costs one more measurement next run, while a low peak cached
+#: misreads every later roofline until --remeasure.
+BUSY_SHARE = 0.85
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,26 @@ class CacheLevel:
 
 
 @dataclass(frozen=True)
+class CpuTime:
+    """This process's CPU time (all its threads) beside the wall time, at one moment or over a span."""
+
+    cpu_s: float
+    wall_s: float
+
+    @classmethod
+    def now(cls) -> CpuTime:
+        # process_time: this process only, every thread, on Linux, macOS and Windows alike; time another process or
+        # the hypervisor took from it is not in it, which is what the share is to show
+        return cls(time.process_time(), time.perf_counter())
+
+    def __add__(self, other: CpuTime) -> CpuTime:
+        return CpuTime(self.cpu_s + other.cpu_s, self.wall_s + other.wall_s)
+
+    def __sub__(self, other: CpuTime) -> CpuTime:
+        return CpuTime(self.cpu_s - other.cpu_s, self.wall_s - other.wall_s)
+
+
+@dataclass(frozen=True)
 class MachinePeaks:
     """What this device can do at best, and how that was measured."""
 
@@ -69,6 +98,17 @@ class MachinePeaks:
     caches: tuple[CacheLevel, ...]  # the CPU's; none on a GPU, whose caches sysfs does not describe
     measured_at: str
     how: str
+    cpu_share: float | None  # of the CPU time the compute runs' threads could use; None on a GPU (see busy)
+    cached: bool = False  # whether these figures are (now) in the cache; a busy machine's are not
+
+    def not_cached_line(self) -> str | None:
+        """Why these peaks were not cached (a busy machine), in one line for stderr; None when they were."""
+        if self.cached or not busy(self.cpu_share):
+            return None
+        return (f"peaks measured on a busy machine: the compute runs got {100 * self.cpu_share:.0f}% of the CPU time "
+                f"{self.threads} thread{'s' * (self.threads > 1)} could use (a true peak needs {100 * BUSY_SHARE:.0f}%), "
+                "so these figures may read low: used for this run, not cached; on a quiet machine the next run "
+                "measures again (--remeasure replaces a cached peak)")  # fmt: skip
 
     def compute_gflops(self, dtype: str) -> float:
         """The compute peak of ``dtype``; float32's where that dtype was not measured (a slower dtype runs no faster)."""
@@ -108,16 +148,45 @@ def cache_path(setup: DeviceSetup, threads: int) -> Path:
 
 def machine_peaks(setup: DeviceSetup, threads: int, remeasure: bool = False,
                   progress: Callable[[str], None] = lambda _: None) -> MachinePeaks:  # fmt: skip
-    """The peaks of this device at ``threads``: from the cache, or measured (and cached) when absent or ``remeasure``."""
+    """The peaks of this device at ``threads``: from the cache, or measured when absent or ``remeasure``.
+
+    Measured peaks are cached unless the machine was busy (``busy``): then they serve this run, and a cached file
+    (``--remeasure`` on a busy machine) is left as it was.
+    """
     path = cache_path(setup, threads)
     if not remeasure and path.is_file():
         try:
             return MachinePeaks.from_dict(json.loads(path.read_text()))
         except (OSError, ValueError, TypeError, KeyError):
-            pass  # a damaged or older cache is measured again
+            pass  # a damaged or older cache (one without a CPU share) is measured again
     peaks = measure_peaks(setup, threads, progress)
+    if busy(peaks.cpu_share):
+        return peaks
+    peaks = replace(peaks, cached=True)
     write_atomically(path, json.dumps(peaks.to_dict(), indent=1))
     return peaks
+
+
+def cpu_share(used: CpuTime, threads: int, cores: int) -> float:
+    """CPU time over wall time × the threads that could run at once (``threads``, at most the ``cores``)."""
+    return used.cpu_s / (used.wall_s * min(threads, cores))
+
+
+def busy(share: float | None) -> bool:
+    """Whether runs that got ``share`` of their threads' CPU time shared the cores with other work.
+
+    Never on a GPU (``None``): its kernels run on the device, timed there by CUDA events (on MPS, around a wait
+    for the device), and the host thread spends the time waiting, spinning or asleep as the driver chooses, so its
+    CPU share says nothing of the device.
+    """
+    return share is not None and share < BUSY_SHARE
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its affinity mask where the OS has one (a ``taskset`` or a container)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def fast_dtypes(setup: DeviceSetup) -> tuple[torch.dtype, ...]:
@@ -132,10 +201,12 @@ def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], No
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        compute = []
+        compute, used = [], CpuTime(0.0, 0.0)
         for dtype in fast_dtypes(setup):
             progress(f"measuring the compute peak ({str(dtype).removeprefix('torch.')})…")
-            compute.append(compute_peak(setup.device, dtype))
+            peak, spent = compute_peak(setup.device, dtype)
+            compute.append(peak)
+            used += spent
         progress("measuring bandwidth over working-set sizes…")
         sets = CUDA_WORKING_SETS if setup.device.type == "cuda" else CPU_WORKING_SETS
         bandwidth = tuple(bandwidth_point(setup.device, size) for size in sets)
@@ -147,8 +218,12 @@ def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], No
         "(bytes read + written per pass), through torch"
         + (", CUDA events" if setup.device.type == "cuda" else f", {threads} threads, time.perf_counter")
     )
+    on_cpu = setup.device.type == "cpu"
+    # the share over the compute runs alone: every thread works in a large matmul or convolution, while torch runs a
+    # small copy on one thread, so the bandwidth blocks would read as a busy machine on a quiet one
+    share = cpu_share(used, threads, usable_cores()) if on_cpu else None
     return MachinePeaks(device_name(setup), setup.device.type, threads, torch.__version__, tuple(compute), bandwidth,
-                        cache_levels() if setup.device.type == "cpu" else (), time.strftime("%Y-%m-%d %H:%M:%S"), how)  # fmt: skip
+                        cache_levels() if on_cpu else (), time.strftime("%Y-%m-%d %H:%M:%S"), how, share)  # fmt: skip
 
 
 def best_seconds(run: Callable[[], None], device: torch.device, blocks: int = 5, calls: int = 1) -> float:
@@ -176,23 +251,26 @@ def best_seconds(run: Callable[[], None], device: torch.device, blocks: int = 5,
     return best
 
 
-def compute_peak(device: torch.device, dtype: torch.dtype) -> ComputePeak:
-    """The best GFLOP/s of large matmuls and convolutions in ``dtype``."""
+def compute_peak(device: torch.device, dtype: torch.dtype) -> tuple[ComputePeak, CpuTime]:
+    """The best GFLOP/s of large matmuls and convolutions in ``dtype``, and the CPU and wall time of their timing."""
     sizes = (2048, 4096, 8192) if device.type == "cuda" else (512, 1024, 1536)
-    candidates = []
+    kernels: list[tuple[int, str, Callable[[], object]]] = []  # FLOPs, name, run
     for size in sizes:
         a, b = (torch.randn(size, size, device=device, dtype=dtype) for _ in range(2))
-        seconds = best_seconds(lambda a=a, b=b: torch.mm(a, b), device)
-        candidates.append((2 * size**3 / seconds / 1e9, f"matmul {size}×{size}·{size}×{size}"))
+        kernels.append((2 * size**3, f"matmul {size}×{size}·{size}×{size}", lambda a=a, b=b: torch.mm(a, b)))
     batch, channels, side = (32, 256, 56) if device.type == "cuda" else (4, 128, 28)
     x = torch.randn(batch, channels, side, side, device=device, dtype=dtype)
     weight = torch.randn(channels, channels, 3, 3, device=device, dtype=dtype)
+    kernels.append((2 * batch * channels * channels * 9 * side * side,
+                    f"conv 3×3 {channels}→{channels} on {batch}×{channels}×{side}×{side}",
+                    lambda: torch.nn.functional.conv2d(x, weight, padding=1)))  # fmt: skip
     with torch.no_grad():
-        seconds = best_seconds(lambda: torch.nn.functional.conv2d(x, weight, padding=1), device)
-    flops = 2 * batch * channels * channels * 9 * side * side
-    candidates.append((flops / seconds / 1e9, f"conv 3×3 {channels}→{channels} on {batch}×{channels}×{side}×{side}"))
-    gflops, kernel = max(candidates)
-    return ComputePeak(str(dtype).removeprefix("torch."), gflops, kernel)
+        for _, _, run in kernels:  # one-time work runs on one thread (randn, oneDNN's JIT): kept out of the share's span
+            run()
+        began = CpuTime.now()
+        gflops, kernel = max((flops / best_seconds(run, device) / 1e9, name) for flops, name, run in kernels)
+        used = CpuTime.now() - began
+    return ComputePeak(str(dtype).removeprefix("torch."), gflops, kernel), used
 
 
 def bandwidth_point(device: torch.device, working_set: int) -> BandwidthPoint:
