@@ -65,6 +65,9 @@ def summary_lines(report: Any) -> list[str]:
         lines.append(f"whole-model time too noisy to trust: {'; '.join(whole_doubts)}")
     if report.on is not None:
         lines.append(f"'Bound on {report.on.key}': a floor from published peaks ({report.on.source}), not a measurement")
+    not_cached = report.peaks.not_cached_line()
+    if not_cached:
+        lines.append(not_cached)
     lines += [f"note: {note}" for note in report.notes]
     return lines
 
@@ -155,18 +158,24 @@ def device(
     err = stderr_console()
     with err.status("measuring…") as status:
         peaks = machine_peaks(setup, threads, remeasure, status.update)
+    not_cached = peaks.not_cached_line()
     if format is Format.json:
         emit(Format.json, document=peaks.to_dict())
+        if not_cached:
+            err.print(not_cached, soft_wrap=True, markup=False)
         return
-    compute = table(f"{peaks.device} · {peaks.threads} threads · torch {peaks.torch_version} · measured {peaks.measured_at}",
-                    ("Dtype", "Kernel", "GFLOP/s"), [(c.dtype, c.kernel, f"{c.gflops:,.1f}") for c in peaks.compute], 1)  # fmt: skip
+    title = f"{peaks.device} · {peaks.threads} threads · torch {peaks.torch_version} · measured {peaks.measured_at}"
+    if peaks.cpu_share is not None:
+        title += f" with {100 * peaks.cpu_share:.0f}% of its threads' CPU time"
+    compute = table(title, ("Dtype", "Kernel", "GFLOP/s"), [(c.dtype, c.kernel, f"{c.gflops:,.1f}") for c in peaks.compute], 1)
     levels = {level.name: level.size for level in peaks.caches}
     bandwidth = table("Bandwidth by working set (bytes read + written per pass)", ("Working set", "Fits in", "Kernel", "GB/s"),
                       [(human_bytes(b.working_set), _fits(b.working_set, levels), b.kernel, f"{b.gbytes_per_s:,.1f}")
                        for b in peaks.bandwidth], 1)  # fmt: skip
     emit(Format.table, renderables=[compute, bandwidth])
     err.print(f"how: {peaks.how}", soft_wrap=True, markup=False)
-    err.print(f"cached in {cache_path(setup, threads)}; --remeasure measures again", soft_wrap=True, markup=False)
+    where = f"cached in {cache_path(setup, threads)}; --remeasure measures again"
+    err.print(not_cached or where, soft_wrap=True, markup=False)
 
 
 def _fits(size: int, levels: dict[str, int]) -> str:
