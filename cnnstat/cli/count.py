@@ -191,8 +191,8 @@ def models(
     from ..report.text import table
     from ..zoo.listing import model_rows
 
-    with counting_shortcuts():  # the models are built on meta and dropped here
-        rows = model_rows(pattern, [*(source or []), *(["torchvision"] if torchvision else [])])
+    with counting_shortcuts(), stderr_console().status("listing models…") as status:  # built on meta and dropped here
+        rows = model_rows(pattern, [*(source or []), *(["torchvision"] if torchvision else [])], progress=status.update)
     if not rows:
         raise CnnstatError(f"no model matches {pattern!r}")
     table_rows = [
