@@ -65,6 +65,15 @@ def test_share_of_peak_uses_the_peaks_profile_measured_and_cached(peak_cache):
     assert report.results[0].peak_gflops == float32 > 0
 
 
+def test_peaks_of_a_busy_machine_are_not_cached_and_the_report_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr("cnnstat.profile.peaks.BUSY_SHARE", 1.01)  # no run gets more than all of its CPU time: busy
+    report = run_bench(["lenet5", "fashion-cnn"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
+    assert not list(tmp_path.rglob("peaks-*.json"))
+    [note] = [note for note in report.notes if note.startswith("peaks measured on a busy machine")]  # once, not per model
+    assert "not cached" in note
+
+
 def test_json_carries_the_environment(cli):
     result = cli("bench", "lenet5", "--device", "cpu", "--batch-size", "2", "--min-time", "0.05", "--threads", "1", "-f", "json")
     document = json.loads(result.stdout)

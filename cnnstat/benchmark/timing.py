@@ -149,12 +149,10 @@ def flops_per_sample(name: str, input_size: tuple[int, ...], mode: str) -> int:
     return 2 * (totals["macs"] + (totals["backward_macs"] if mode == "train" else 0))
 
 
-def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: int, notes: list[str],
+def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: int, peak: float, notes: list[str],
                progress: Callable[[str], None]) -> list[BenchResult]:  # fmt: skip
-    """Time ``name`` at every batch size."""
+    """Time ``name`` at every batch size; ``peak`` is the device's compute peak in GFLOP/s at this dtype."""
     from torch.utils import benchmark
-
-    from ..profile.peaks import machine_peaks
 
     torch.manual_seed(0)
     resolved = resolve_model(name, on_meta=False)
@@ -166,8 +164,6 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
     if setup.channels_last:
         model = model.to(memory_format=torch.channels_last)
     runner: nn.Module = compile_or_note(model, notes) if options.compile else model
-    # the same measured peaks as profile and device (one probe, one cache): the best of matmuls and convolutions
-    peak = machine_peaks(setup, threads, progress=progress).compute_gflops(dtype_name(setup))
     results = []
     for batch in options.batch_sizes:
         progress(f"timing {name}, batch {batch}, {options.mode}…")
@@ -229,13 +225,21 @@ def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str]
     if options.threads is not None and not 1 <= options.threads <= max_threads():
         raise CnnstatError(f"--threads {options.threads}: choose 1 to {max_threads()} (4 × the {os.cpu_count() or 1} cores "
                            "here, at most 1024)")  # fmt: skip
+    from ..profile.peaks import machine_peaks  # profile/ builds on benchmark/peak.py: imported here, not at the top
+
     notes: list[str] = []
     setup = resolve_setup(options, notes)
     threads = options.threads or os.cpu_count() or 1
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        results = [r for name in models for r in time_model(name, options, setup, threads, notes, progress)]
+        # the same measured peaks as profile and device (one probe, one cache): the best of matmuls and convolutions
+        peaks = machine_peaks(setup, threads, progress=progress)
+        not_cached = peaks.not_cached_line()
+        if not_cached is not None:  # a busy machine: its peak may read low, and the share of it high
+            notes.append(not_cached)
+        peak = peaks.compute_gflops(dtype_name(setup))
+        results = [r for name in models for r in time_model(name, options, setup, threads, peak, notes, progress)]
     finally:
         torch.set_num_threads(previous_threads)
     environment = {
