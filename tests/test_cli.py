@@ -77,6 +77,10 @@ def test_csv_has_a_title_and_the_whole_models_totals(cli, tmp_path):
     total = frame.iloc[-1]
     assert total["name"] == "Total"
     assert [total[c] for c in ("params", "macs", "bytes")] == [document["totals"][c] for c in ("params", "macs", "bytes")]
+    cli("summary", "resnet18", "--format", "csv", "--by", "type", "--columns", "params", "--out", str(path))
+    frame = pd.read_csv(path, comment="#")
+    assert list(frame.columns) == ["name", "params"]  # a name to label the total row, though not asked for
+    assert frame["name"].tolist()[-1] == "Total" and frame["params"].iloc[-1] == frame["params"].iloc[:-1].sum()
 
 
 def test_markdown_is_a_table(cli):

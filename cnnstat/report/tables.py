@@ -3,7 +3,7 @@ footer of totals, ``--explain``; what the commands print, ``print(report)`` show
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Group
 from rich.table import Table
@@ -25,14 +25,18 @@ def _cell(layer: LayerCounts, column: str, total_flops: int) -> str:
     return COLUMN[column].format(getattr(layer, column))
 
 
-def _total_cell(column: str, totals: dict[str, int]) -> str:
+def _total(column: str, totals: dict[str, int]) -> Any:
+    """The total row's value of ``column``: its label, a share of 1, the whole model's sum, or None where nothing adds up."""
     if column == "name":
         return "Total"
     if column == "share":
-        return COLUMN["share"].format(1)
-    if column in totals:
-        return COLUMN[column].format(totals[column])
-    return ""
+        return 1
+    return totals.get(column)
+
+
+def _total_cell(column: str, totals: dict[str, int]) -> str:
+    value = _total(column, totals)
+    return "" if value is None else COLUMN[column].format(value)
 
 
 def layer_table(report: Report, title: str, columns: tuple[str, ...], totals: dict[str, int] | None = None) -> Table:
@@ -82,29 +86,24 @@ def flops_title(report: Report) -> str:
     return f"{report.model} · FLOPs ({report.convention}) · input {_inputs(report)}"
 
 
-def _machine_total(column: str, totals: dict[str, int]) -> Any:
-    """The total row's value of ``column`` in CSV: the whole model's sum, a share of 1, blank where nothing adds up."""
-    if column == "name":
-        return "Total"
-    if column == "share":
-        return 1.0
-    return COLUMN[column].unit.machine(totals[column]) if column in totals else ""
-
-
-def review_text(kind: str, view: Report, full: Report, style: str, columns: tuple[str, ...] | None) -> str:
+def review_text(kind: str, view: Report, full: Report, style: Literal["csv", "markdown"], columns: tuple[str, ...] | None) -> str:
     """CSV or Markdown (``style``: "csv" or "markdown") of ``summary`` or ``flops`` (``kind``): the table's columns (or
     ``columns``), a title and a total row of the whole model. CSV keeps each value in its own column, rounds a share or
-    a ratio to 6 digits, and writes its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it)."""
+    a ratio to 6 digits, writes its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it) and
+    always has a ``name`` column, which labels the total row."""
     chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
     title = summary_title(full) if kind == "summary" else flops_title(full)
     if style == "markdown":
         return markdown_table(view, full, title, chosen)
+    if "name" not in chosen:  # the total row's label, and what tells one row from another
+        chosen = ("name", *chosen)
     rows = machine_rows(view, full, None)
     if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
         chosen = (*chosen[: chosen.index("type") + 1], "calls", *chosen[chosen.index("type") + 1 :])
     cells = [{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
               for column in chosen} for row in rows]  # fmt: skip
-    total = {column: _machine_total(column, full.totals) for column in chosen}
+    total = {column: "" if (value := _total(column, full.totals)) is None else COLUMN[column].unit.machine(value)
+             for column in chosen}  # fmt: skip
     return f"# {title}\n" + rows_text([*cells, total], "csv", list(chosen))
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from typing import Any
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.table import Table
@@ -102,7 +102,7 @@ def rendered_text(renderables: list[Any]) -> str:
     return buffer.getvalue()
 
 
-def rows_text(rows: list[dict[str, Any]], style: str, columns: list[str] | None = None) -> str:
+def rows_text(rows: list[dict[str, Any]], style: Literal["csv", "markdown"], columns: list[str] | None = None) -> str:
     """CSV (``style`` "csv") or Markdown ("markdown") of plain row dicts; shapes and lists as ``a×b``."""
     import pandas as pd
 
