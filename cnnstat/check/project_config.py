@@ -55,7 +55,7 @@ class ProjectConfig:
 
 
 _TOP_KEYS = ("models", "snapshots", "references", "budgets")
-_OPTION_KEYS = {"against": "references", "snapshot": "snapshots", "budget": "budgets", "inputs": "input"}  # a CLI habit
+_OPTION_KEYS = {"against": "references", "snapshot": "snapshots", "budget": "budgets"}  # --against is `references` here
 _MODEL_KEYS = ("model", "input", "budgets")
 
 
@@ -83,7 +83,7 @@ def _budgets(value: Any, key: str, where: Path) -> tuple[Budget, ...]:
 def _unknown(table: dict[str, Any], known: tuple[str, ...], where: Path, prefix: str) -> None:
     for key in table:
         if key not in known:
-            meant = f" (did you mean {_OPTION_KEYS[key]!r}?)" if _OPTION_KEYS.get(key) in known else ""
+            meant = f" (the table calls --{key} {_OPTION_KEYS[key]!r})" if _OPTION_KEYS.get(key) in known else ""
             raise ConfigError(f"{where}: [tool.cnnstat] unknown key {prefix}{key!r}{meant}; known keys: {', '.join(known)}")
 
 
