@@ -114,6 +114,18 @@ def test_a_budget_breach_names_the_figure_its_budget_and_the_costliest_layers(pr
     assert run("check", *BUILD, "--budget", "activation_bytes<=1MiB", "--budget", "macs>=1.6M").exit_code == 0
 
 
+def test_json_gives_each_budget_its_figure_and_verdict(project):
+    result = run("check", *BUILD, "--budget", "macs<=2M", "--budget", "params>=10k", "-f", "json")
+    assert result.exit_code == 1
+    [document] = json.loads(result.stdout)
+    macs, params = document["budgets"]
+    assert (macs["value"], macs["limit"], macs["kept"], macs["share"]) == (MACS, 2e6, True, MACS / 2e6)
+    params_by_hand = CONV1_PARAMS + (16 * 9 * 32 + 32) + (32 * 10 + 10)
+    assert (params["value"], params["kept"], params["share"]) == (params_by_hand, False, None)  # a floor has no share
+    assert [line.split(";")[0] for line in document["budget_breaches"]] == [
+        f"params = {params_by_hand:,} (5.42 k) breaks the budget params>=10k"]
+
+
 def test_a_budget_against_the_snapshot_names_the_layers_that_grew_most(project):
     _edit_kernel(project, 5)
     result = run("check")  # the table's budget macs<=3M, now broken

@@ -89,27 +89,46 @@ def _si(value: float) -> str:
 
 def breaches(report: Report, budgets: list[Budget], stored: dict[str, Any] | None = None, top: int = 3) -> list[str]:
     """One line per budget the report breaks: the figure, its budget, the layers that cost (or grew) most."""
-    totals = report.totals
     lines = []
-    for bound in budgets:
-        value = totals[bound.column]
-        if bound.holds(value):
+    for check in held_against(report, budgets):
+        if check.kept:
             continue
-        line = f"{bound.column} = {value:,} ({_figure(bound.column, value)}) breaks the budget {bound.text}"
-        lines.append(f"{line}; {_culprits(report, bound.column, stored, top)}")
+        column = check.budget.column
+        line = f"{column} = {check.value:,} ({_figure(column, check.value)}) breaks the budget {check.budget.text}"
+        lines.append(f"{line}; {_culprits(report, column, stored, top)}")
     return lines
 
 
-def held(report: Report, budgets: list[Budget]) -> list[str]:
-    """One line per budget the report keeps: the figure and how much of its budget it takes."""
-    totals = report.totals
-    lines = []
-    for bound in budgets:
-        value = totals[bound.column]
-        if bound.holds(value):
-            share = f" ({value / bound.limit:.0%} of it)" if bound.op in ("<=", "<") and bound.limit > 0 else ""
-            lines.append(f"{bound.column} = {value:,} ({_figure(bound.column, value)}) keeps the budget {bound.text}{share}")
-    return lines
+@dataclass(frozen=True)
+class BudgetCheck:
+    """One budget held against a report's total: the figure, and whether it keeps the budget."""
+
+    budget: Budget
+    value: int
+
+    @property
+    def kept(self) -> bool:
+        return self.budget.holds(self.value)
+
+    @property
+    def share(self) -> float | None:
+        """The figure over an upper bound (0.97: 97% of the budget used); None for a lower bound or a bound of 0."""
+        return self.value / self.budget.limit if self.budget.op in ("<=", "<") and self.budget.limit > 0 else None
+
+    def kept_text(self) -> str:
+        """The line that says a budget is kept: the figure and how much of its budget it takes."""
+        share = "" if self.share is None else f" ({self.share:.0%} of it)"
+        return f"{self.budget.column} = {self.value:,} ({_figure(self.budget.column, self.value)}) keeps the budget {self.budget.text}{share}"
+
+    def to_dict(self) -> dict[str, Any]:
+        bound = self.budget
+        return {"budget": bound.text, "column": bound.column, "op": bound.op, "limit": bound.limit, "value": self.value,
+                "kept": self.kept, "share": self.share}  # fmt: skip
+
+
+def held_against(report: Report, budgets: list[Budget]) -> list[BudgetCheck]:
+    """Each budget beside the report's total of its column."""
+    return [BudgetCheck(bound, report.totals[bound.column]) for bound in budgets]
 
 
 def _culprits(report: Report, column: str, stored: dict[str, Any] | None, top: int) -> str:

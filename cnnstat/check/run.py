@@ -16,7 +16,7 @@ from ..errors import CnnstatError, InputShapeError
 from ..zoo import ModelEntry, resolve_model
 from ..zoo.sources import get_source
 from .backward import check_torch_backward
-from .budgets import Budget, breaches, held
+from .budgets import Budget, BudgetCheck, breaches, held_against
 from .comparison import ModelCheck
 from .identity import model_identity
 from .references import check_fvcore, check_paper, check_torch, check_torchvision, torchvision_gflops_not_compared
@@ -119,8 +119,8 @@ class GuardResult:
     check: ModelCheck
     key: str
     snapshot: SnapshotResult | None
-    breaches: tuple[str, ...]
-    held: tuple[str, ...]  # the budgets kept, each with its figure
+    breaches: tuple[str, ...]  # a line for each budget broken, with the layers that cost or grew most
+    budgets: tuple[BudgetCheck, ...]  # every budget with its figure, kept or broken
 
     @property
     def failed(self) -> bool:
@@ -138,4 +138,4 @@ def guard_model(name: str, inputs: Sequence[InputSpec], against: Sequence[str], 
         snap = compare_snapshot(result.report, snapshots, update, key=key, frozen=frozen)
     stored = None if snap is None or snap.status == "updated" else snap.stored
     return GuardResult(result, key, snap, tuple(breaches(result.report, list(budgets), stored)),
-                       tuple(held(result.report, list(budgets))))
+                       tuple(held_against(result.report, list(budgets))))

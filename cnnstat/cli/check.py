@@ -173,7 +173,7 @@ def check(
             "comparisons": [{**asdict(c), "unexplained": c.unexplained} for c in result.comparisons], "unavailable": result.unavailable,
             "snapshot": None if snap is None else {"path": str(snap.path), "status": snap.status,
                                                    "differences": list(snap.differences), "new_fields": list(snap.new_fields)},
-            "budget_breaches": list(guarded.breaches), "budgets_kept": list(guarded.held),
+            "budgets": [check.to_dict() for check in guarded.budgets], "budget_breaches": list(guarded.breaches),
         })  # fmt: skip
         if references:
             renderables += [*check_tables(result), result.summary()]
@@ -181,7 +181,7 @@ def check(
             again = "cnnstat check" if config is not None else _command(entry.model, list(entry.input), snapshot)
             renderables += _snapshot_lines(snap, again)
         renderables += [f"[red]budget:[/red] {escape(line)}" for line in guarded.breaches]
-        renderables += [f"budget: {escape(line)}" for line in guarded.held]
+        renderables += [f"budget: {escape(check.kept_text())}" for check in guarded.budgets if check.kept]
     if len(results) > 1:
         renderables.append(_summary(results, time.perf_counter() - started))
     emit(format, document=documents, renderables=renderables, out=out)
