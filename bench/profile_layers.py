@@ -26,7 +26,8 @@ def main() -> None:
         model, batch=batch, device=device, repeats=repeats, threads=threads, progress=lambda m: print(m, file=sys.stderr)
     )
     whole = report.whole
-    print(f"{model} batch {batch} on {report.device} ({torch.get_num_threads()} threads), {repeats} passes each")
+    threads = torch.get_num_threads()
+    print(f"{model} batch {batch} on {report.device} ({threads} thread{'s' * (threads != 1)}), {repeats} passes each")
     print(
         f"whole forward, no hooks: median {1000 * whole.median:,.2f} ms (p10–p90 {1000 * whole.p10:,.2f}–{1000 * whole.p90:,.2f})"
     )

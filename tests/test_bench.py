@@ -12,6 +12,7 @@ import cnnstat
 from cnnstat.benchmark import timing as bench_module
 from cnnstat.benchmark.baseline import compare_baseline, read_baseline
 from cnnstat.benchmark.timing import BenchOptions, run_bench
+from cnnstat.errors import CnnstatError
 
 QUICK = BenchOptions(device="cpu", batch_sizes=(1, 4), min_time=0.05)
 
@@ -67,11 +68,22 @@ def test_share_of_peak_uses_the_peaks_profile_measured_and_cached(peak_cache):
 
 def test_peaks_of_a_busy_machine_are_not_cached_and_the_report_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    monkeypatch.setattr("cnnstat.profile.peaks.BUSY_SHARE", 1.01)  # no run gets more than all of its CPU time: busy
+    monkeypatch.setattr("cnnstat.profile.peaks.busy", lambda share: True)  # whatever share the measurement got
     report = run_bench(["lenet5", "fashion-cnn"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
     assert not list(tmp_path.rglob("peaks-*.json"))
     [note] = [note for note in report.notes if note.startswith("peaks measured on a busy machine")]  # once, not per model
     assert "not cached" in note
+
+
+def test_a_mistyped_model_is_refused_before_the_peaks_are_measured(tmp_path, monkeypatch):
+    from cnnstat.profile import peaks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    measured: list[int] = []
+    monkeypatch.setattr(peaks, "measure_peaks", lambda *args, **kwargs: measured.append(1))
+    with pytest.raises(CnnstatError, match="lenet5x"):
+        run_bench(["lenet5x"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
+    assert measured == []
 
 
 def test_json_carries_the_environment(cli):

@@ -6,6 +6,7 @@ Timing uses torch.utils.benchmark's ``blocked_autorange`` with the thread count 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -149,9 +150,10 @@ def flops_per_sample(name: str, input_size: tuple[int, ...], mode: str) -> int:
     return 2 * (totals["macs"] + (totals["backward_macs"] if mode == "train" else 0))
 
 
-def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: int, peak: float, notes: list[str],
-               progress: Callable[[str], None]) -> list[BenchResult]:  # fmt: skip
-    """Time ``name`` at every batch size; ``peak`` is the device's compute peak in GFLOP/s at this dtype."""
+def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: int, peak_gflops: Callable[[], float],
+               notes: list[str], progress: Callable[[str], None]) -> list[BenchResult]:  # fmt: skip
+    """Time ``name`` at every batch size; ``peak_gflops`` gives the device's compute peak at this dtype, measured (or
+    read from the cache) once the model is built, so that a mistyped name costs no measurement."""
     from torch.utils import benchmark
 
     torch.manual_seed(0)
@@ -164,6 +166,7 @@ def time_model(name: str, options: BenchOptions, setup: DeviceSetup, threads: in
     if setup.channels_last:
         model = model.to(memory_format=torch.channels_last)
     runner: nn.Module = compile_or_note(model, notes) if options.compile else model
+    peak = peak_gflops()
     results = []
     for batch in options.batch_sizes:
         progress(f"timing {name}, batch {batch}, {options.mode}…")
@@ -230,16 +233,20 @@ def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str]
     notes: list[str] = []
     setup = resolve_setup(options, notes)
     threads = options.threads or os.cpu_count() or 1
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        # the same measured peaks as profile and device (one probe, one cache): the best of matmuls and convolutions
+
+    @functools.cache
+    def peak_gflops() -> float:
+        """The same measured peaks as profile and device (one probe a run, one cache): the best matmul or convolution."""
         peaks = machine_peaks(setup, threads, progress=progress)
         not_cached = peaks.not_cached_line()
         if not_cached is not None:  # a busy machine: its peak may read low, and the share of it high
             notes.append(not_cached)
-        peak = peaks.compute_gflops(dtype_name(setup))
-        results = [r for name in models for r in time_model(name, options, setup, threads, peak, notes, progress)]
+        return peaks.compute_gflops(dtype_name(setup))
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        results = [r for name in models for r in time_model(name, options, setup, threads, peak_gflops, notes, progress)]
     finally:
         torch.set_num_threads(previous_threads)
     environment = {

@@ -19,7 +19,7 @@ from .train import DEFAULT_DEVICE_NAME, Device
 def bench_table(report: Any) -> Any:
     env = report.environment
     title = (
-        f"{env['device']} · {env['threads']} threads · {env['dtype']}"
+        f"{env['device']} · {env['threads']} thread{'s' * (env['threads'] != 1)} · {env['dtype']}"
         + (" · channels_last" if env["channels_last"] else "")
         + (" · compiled" if env["compile"] else "")
     )

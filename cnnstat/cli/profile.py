@@ -164,9 +164,10 @@ def device(
         if not_cached:
             err.print(not_cached, soft_wrap=True, markup=False)
         return
-    title = f"{peaks.device} · {peaks.threads} threads · torch {peaks.torch_version} · measured {peaks.measured_at}"
+    threads_text = f"{peaks.threads} thread{'s' * (peaks.threads != 1)}"
+    title = f"{peaks.device} · {threads_text} · torch {peaks.torch_version} · measured {peaks.measured_at}"
     if peaks.cpu_share is not None:
-        title += f" with {100 * peaks.cpu_share:.0f}% of its threads' CPU time"
+        title += f" with {100 * peaks.cpu_share:.0f}% of the CPU time its {threads_text} could use"
     compute = table(title, ("Dtype", "Kernel", "GFLOP/s"), [(c.dtype, c.kernel, f"{c.gflops:,.1f}") for c in peaks.compute], 1)
     levels = {level.name: level.size for level in peaks.caches}
     bandwidth = table("Bandwidth by working set (bytes read + written per pass)", ("Working set", "Fits in", "Kernel", "GB/s"),

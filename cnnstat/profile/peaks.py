@@ -100,15 +100,17 @@ class MachinePeaks:
     how: str
     cpu_share: float | None  # of the CPU time the compute runs' threads could use; None on a GPU (see busy)
     cached: bool = False  # whether these figures are (now) in the cache; a busy machine's are not
+    earlier_cache_kept: bool = False  # busy, with --remeasure: the peaks cached before stay and serve the next run
 
     def not_cached_line(self) -> str | None:
         """Why these peaks were not cached (a busy machine), in one line for stderr; None when they were."""
         if self.cached or not busy(self.cpu_share):
             return None
+        then = ("the peaks cached earlier stay, and serve the next run (--remeasure on a quiet machine replaces them)"
+                if self.earlier_cache_kept else "the next run measures again, best on a quiet machine")  # fmt: skip
         return (f"peaks measured on a busy machine: the compute runs got {100 * self.cpu_share:.0f}% of the CPU time "
-                f"{self.threads} thread{'s' * (self.threads > 1)} could use (a true peak needs {100 * BUSY_SHARE:.0f}%), "
-                "so these figures may read low: used for this run, not cached; on a quiet machine the next run "
-                "measures again (--remeasure replaces a cached peak)")  # fmt: skip
+                f"{self.threads} thread{'s' * (self.threads > 1)} could use, and cnnstat caches peaks measured with "
+                f"{100 * BUSY_SHARE:.0f}% or more, so these figures may read low: used for this run, not cached; {then}")
 
     def compute_gflops(self, dtype: str) -> float:
         """The compute peak of ``dtype``; float32's where that dtype was not measured (a slower dtype runs no faster)."""
@@ -161,7 +163,7 @@ def machine_peaks(setup: DeviceSetup, threads: int, remeasure: bool = False,
             pass  # a damaged or older cache (one without a CPU share) is measured again
     peaks = measure_peaks(setup, threads, progress)
     if busy(peaks.cpu_share):
-        return peaks
+        return replace(peaks, earlier_cache_kept=path.is_file())
     peaks = replace(peaks, cached=True)
     write_atomically(path, json.dumps(peaks.to_dict(), indent=1))
     return peaks
@@ -216,7 +218,7 @@ def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], No
         "compute: best of 5 timed runs of each of square matmuls and 3×3 convolutions per dtype; "
         "bandwidth: best of 5 timed blocks of copy (b = a) and triad (a = b + 2·c) at each working set "
         "(bytes read + written per pass), through torch"
-        + (", CUDA events" if setup.device.type == "cuda" else f", {threads} threads, time.perf_counter")
+        + (", CUDA events" if setup.device.type == "cuda" else f", {threads} thread{'s' * (threads != 1)}, time.perf_counter")
     )
     on_cpu = setup.device.type == "cpu"
     # the share over the compute runs alone: every thread works in a large matmul or convolution, while torch runs a
