@@ -61,7 +61,8 @@ def imported_parts(source: str, module: str, is_package: bool = False) -> list[t
             names = [node.args[0].value]
         else:
             continue
-        found += [(node.lineno, name.split(".")[1]) for name in names if name.startswith("cnnstat.")]
+        found += [(node.lineno, name.split(".")[1] if "." in name else "__init__")  # `import cnnstat`: the root
+                  for name in names if name == "cnnstat" or name.startswith("cnnstat.")]  # fmt: skip
     return found
 
 
@@ -103,6 +104,7 @@ def test_every_part_imports_only_its_own_rank_or_below():
     ("import importlib\nimportlib.import_module('cnnstat.report.tables')\n", "cnnstat.counting.x", [(2, "report")]),
     ("import cnnstat.api as api\nimport torch\nfrom .columns import COLUMN\n", "cnnstat.counting.x", [(1, "api"), (3, "counting")]),
     ("from .. import __version__\n", "cnnstat.cli.app", [(1, "__version__")]),
+    ("import cnnstat\nimport cnnstatx\n", "cnnstat.counting.x", [(1, "__init__")]),
 ])  # fmt: skip
 def test_the_reader_sees_every_kind_of_import(source, module, expected):
     assert imported_parts(source, module, is_package=module == "cnnstat.counting") == expected
