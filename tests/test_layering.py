@@ -21,7 +21,7 @@ PACKAGE = Path(cnnstat.__file__).parent
 #: Each part's rank: a module may import its own rank or below. Beside the layers: the shared helpers at the bottom,
 #: the start-up shortcut (it patches counting, zoo enters it) just above counting, the entry points on top.
 RANK = {
-    **dict.fromkeys(("errors", "atomic", "formats", "device_choices", "devices"), 0),
+    **dict.fromkeys(("errors", "atomic", "cache", "formats", "device_choices", "devices"), 0),
     "counting": 1,
     "fast_start": 2,
     "zoo": 3,

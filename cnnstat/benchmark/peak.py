@@ -1,19 +1,13 @@
-"""The device's name and the folder its measured peaks are cached in (``profile/peaks.py`` measures them for bench too)."""
+"""The device's name, which keys its measured peaks (``profile/peaks.py`` measures them, for bench too)."""
 
 from __future__ import annotations
 
-import os
 import platform
 from pathlib import Path
 
 import torch
 
 from ..devices import DeviceSetup
-
-
-def cache_folder() -> Path:
-    """``$XDG_CACHE_HOME/cnnstat``, else ``~/.cache/cnnstat``."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnnstat"
 
 
 def device_name(setup: DeviceSetup) -> str:

@@ -26,7 +26,8 @@ from pathlib import Path
 import torch
 
 from ..atomic import write_atomically
-from ..benchmark.peak import cache_folder, device_name
+from ..benchmark.peak import device_name
+from ..cache import cache_folder
 from ..devices import DeviceSetup, cpu_has_native_bf16, synchronize
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..cache import cache_folder
 from ..errors import DataError
 from .datasets import DATASETS, ENV_VAR, FASHION, DatasetInfo, dataset_info
 
@@ -258,7 +259,7 @@ def load_dataset(
         candidates.append(Path(os.environ[ENV_VAR]))
     if info.debian_dir is not None:
         candidates.append(info.debian_dir)
-    candidates.append(download_root or default_download_root())
+    candidates.append(download_root or cache_folder())
     mismatch = None
     for folder in candidates:  # a folder of another of the three sets is passed over, and named if nothing else is found
         if folder.is_dir():
@@ -270,7 +271,7 @@ def load_dataset(
             if found is not None:
                 return found
     if allow_download:
-        return download(download_root or default_download_root(), info)
+        return download(download_root or cache_folder(), info)
     if mismatch is not None:
         raise mismatch
     raise DataError(f"{info.title} not found; {info.how_to_get()}")
@@ -282,7 +283,3 @@ def load_fashion_mnist(
     """Fashion-MNIST, searched for as :func:`load_dataset` does."""
     return load_dataset("fashion-mnist", data_dir, allow_download=allow_download, download_root=download_root)
 
-
-def default_download_root() -> Path:
-    """Where --download puts the files: ~/.cache/cnnstat (torchvision's folder layout)."""
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cnnstat"
