@@ -13,6 +13,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", help="rewrite tests/golden/* from current output")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cache_of_the_test_run(tmp_path_factory: pytest.TempPathFactory):
+    """cnnstat's cache folder (measured peaks) for the whole run in a temporary folder, not the user's own: peaks
+    measured while the tests load the machine must not stand for it later. Subprocesses inherit it."""
+    import os
+
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture
 def golden(request: pytest.FixtureRequest):
     """Compare text with tests/golden/NAME, or rewrite it under --update-golden."""
