@@ -105,6 +105,18 @@ def test_machine_peaks_caches_a_measurement_exactly_when_the_machine_was_not_bus
         assert peaks_module.machine_peaks(setup, THREADS) == got  # read back as it was measured, cached
 
 
+@pytest.mark.parametrize("content", ["{half a json", json.dumps({"device": "an older cache, without a share"})])
+def test_a_busy_measurement_over_an_unreadable_cache_says_the_next_run_measures_again(content, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    setup = select_device("cpu")
+    path = cache_path(setup, THREADS)
+    path.parent.mkdir(parents=True)
+    path.write_text(content)
+    monkeypatch.setattr(peaks_module, "measure_peaks", lambda *_: fed(0.4))
+    got = peaks_module.machine_peaks(setup, THREADS, remeasure=True)
+    assert got.earlier_cache_kept is False and "the next run measures again" in got.not_cached_line()
+
+
 def test_peaks_measured_while_every_core_spins_are_used_but_not_cached(busy_run):
     document, stderr, files = busy_run
     assert files == []  # nothing cached

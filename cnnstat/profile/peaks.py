@@ -101,7 +101,7 @@ class MachinePeaks:
     how: str
     cpu_share: float | None  # of the CPU time the compute runs' threads could use; None on a GPU (see busy)
     cached: bool = False  # whether these figures are (now) in the cache; a busy machine's are not
-    earlier_cache_kept: bool = False  # busy, with --remeasure: the peaks cached before stay and serve the next run
+    earlier_cache_kept: bool = False  # busy, with --remeasure over a sound cache: that cache stays, for the next run
 
     def not_cached_line(self) -> str | None:
         """Why these peaks were not cached (a busy machine), in one line for stderr; None when they were."""
@@ -149,6 +149,17 @@ def cache_path(setup: DeviceSetup, threads: int) -> Path:
     return cache_folder() / f"peaks-{hashlib.sha256(identity.encode()).hexdigest()[:16]}.json"
 
 
+def _cached_peaks(path: Path) -> MachinePeaks | None:
+    """The peaks cached in ``path``; None where there are none, or where the file is damaged or older (one without a
+    CPU share): those are measured again."""
+    if not path.is_file():
+        return None
+    try:
+        return MachinePeaks.from_dict(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
 def machine_peaks(setup: DeviceSetup, threads: int, remeasure: bool = False,
                   progress: Callable[[str], None] = lambda _: None) -> MachinePeaks:  # fmt: skip
     """The peaks of this device at ``threads``: from the cache, or measured when absent or ``remeasure``.
@@ -157,14 +168,12 @@ def machine_peaks(setup: DeviceSetup, threads: int, remeasure: bool = False,
     (``--remeasure`` on a busy machine) is left as it was.
     """
     path = cache_path(setup, threads)
-    if not remeasure and path.is_file():
-        try:
-            return MachinePeaks.from_dict(json.loads(path.read_text()))
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # a damaged or older cache (one without a CPU share) is measured again
+    earlier = _cached_peaks(path)
+    if earlier is not None and not remeasure:
+        return earlier
     peaks = measure_peaks(setup, threads, progress)
     if busy(peaks.cpu_share):
-        return replace(peaks, earlier_cache_kept=path.is_file())
+        return replace(peaks, earlier_cache_kept=earlier is not None)
     peaks = replace(peaks, cached=True)
     write_atomically(path, json.dumps(peaks.to_dict(), indent=1))
     return peaks
