@@ -75,15 +75,17 @@ def test_peaks_of_a_busy_machine_are_not_cached_and_the_report_says_so(tmp_path,
     assert "not cached" in note
 
 
-def test_a_mistyped_model_is_refused_before_the_peaks_are_measured(tmp_path, monkeypatch):
+def test_a_mistyped_model_is_refused_before_anything_is_measured(tmp_path, monkeypatch):
     from cnnstat.profile import peaks
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     measured: list[int] = []
     monkeypatch.setattr(peaks, "measure_peaks", lambda *args, **kwargs: measured.append(1))
+    timed: list[str] = []
+    monkeypatch.setattr(bench_module, "time_model", lambda name, *args: timed.append(name))
     with pytest.raises(CnnstatError, match="lenet5x"):
-        run_bench(["lenet5x"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
-    assert measured == []
+        run_bench(["lenet5", "lenet5x"], BenchOptions(device="cpu", batch_sizes=(1,), min_time=0.05))
+    assert measured == [] and timed == []  # nothing timed before the name that fails
 
 
 def test_json_carries_the_environment(cli):

@@ -230,6 +230,9 @@ def run_bench(models: list[str], options: BenchOptions, progress: Callable[[str]
                            "here, at most 1024)")  # fmt: skip
     from ..profile.peaks import machine_peaks  # profile/ builds on benchmark/peak.py: imported here, not at the top
 
+    for name in models:  # every name built on meta first: a mistyped last one fails before minutes of timing
+        progress(f"building {name} on meta…")
+        resolve_model(name)
     notes: list[str] = []
     setup = resolve_setup(options, notes)
     threads = options.threads or os.cpu_count() or 1
