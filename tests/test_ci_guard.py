@@ -153,6 +153,9 @@ def test_a_bad_budget_is_one_line(project, text, message):
     [
         ('snapshot = "snapshots"', "unknown key 'snapshot' (the table calls --snapshot 'snapshots')"),
         ('against = ["torch"]', "unknown key 'against' (the table calls --against 'references')"),
+        ('refrences = ["torch"]', "unknown key 'refrences' (did you mean 'references'?)"),
+        ('[[tool.cnnstat.models]]\nmodel = "models/nets.py:build"\ninputs = ["3x32x32"]',
+         "unknown key 'models[0].inputs' (did you mean 'input'?)"),
         ('references = "torch"', "references must be a list of strings"),
         ('[[tool.cnnstat.models]]\nmodel = "models/nets.py:build"\ninput = "3x32x32"', "models[0].input must be a list of strings"),
         ('budgets = ["flops<=many"]', "budgets: budget 'flops<=many'"),

@@ -15,6 +15,7 @@ A mistake in the table is one line that names its key.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,8 +84,10 @@ def _budgets(value: Any, key: str, where: Path) -> tuple[Budget, ...]:
 def _unknown(table: dict[str, Any], known: tuple[str, ...], where: Path, prefix: str) -> None:
     for key in table:
         if key not in known:
-            meant = f" (the table calls --{key} {_OPTION_KEYS[key]!r})" if _OPTION_KEYS.get(key) in known else ""
-            raise ConfigError(f"{where}: [tool.cnnstat] unknown key {prefix}{key!r}{meant}; known keys: {', '.join(known)}")
+            close = difflib.get_close_matches(key, known, n=1)
+            meant = (f" (the table calls --{key} {_OPTION_KEYS[key]!r})" if _OPTION_KEYS.get(key) in known
+                     else f" (did you mean {close[0]!r}?)" if close else "")  # fmt: skip
+            raise ConfigError(f"{where}: [tool.cnnstat] unknown key {prefix + key!r}{meant}; known keys: {', '.join(known)}")
 
 
 def _model(entry: Any, index: int, root: Path, where: Path) -> ModelConfig:
