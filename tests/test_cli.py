@@ -79,8 +79,12 @@ def test_csv_has_a_title_and_the_whole_models_totals(cli, tmp_path):
     assert [total[c] for c in ("params", "macs", "bytes")] == [document["totals"][c] for c in ("params", "macs", "bytes")]
     cli("summary", "resnet18", "--format", "csv", "--by", "type", "--columns", "params", "--out", str(path))
     frame = pd.read_csv(path, comment="#")
-    assert list(frame.columns) == ["name", "params"]  # a name to label the total row, though not asked for
+    assert list(frame.columns) == ["name", "calls", "params"]  # a label for each type and the total, though not asked
     assert frame["name"].tolist()[-1] == "Total" and frame["params"].iloc[-1] == frame["params"].iloc[:-1].sum()
+    cli("summary", "resnet18", "--format", "csv", "--by", "type", "--columns", "type,params", "--out", str(path))
+    frame = pd.read_csv(path, comment="#")
+    assert list(frame.columns) == ["type", "calls", "params"]  # the type labels its row: no name column repeating it
+    assert frame["type"].tolist()[-1] == "Total" and frame["calls"].iloc[:-1].sum() == len(document["layers"])
 
 
 def test_markdown_is_a_table(cli):

@@ -90,21 +90,25 @@ def review_text(kind: str, view: Report, full: Report, style: Literal["csv", "ma
     """CSV or Markdown (``style``: "csv" or "markdown") of ``summary`` or ``flops`` (``kind``): the table's columns (or
     ``columns``), a title and a total row of the whole model. CSV keeps each value in its own column, rounds a share or
     a ratio to 6 digits, writes its title as a ``#`` comment line (``pandas.read_csv(path, comment="#")`` reads it) and
-    always has a ``name`` column, which labels the total row."""
+    always has a column that labels each row and the total (``name``, or under ``--by type`` its ``type``), and under
+    ``--by type`` each type's calls beside it."""
     chosen = columns or (SUMMARY_COLUMNS if kind == "summary" else FLOPS_COLUMNS)
     title = summary_title(full) if kind == "summary" else flops_title(full)
     if style == "markdown":
         return markdown_table(view, full, title, chosen)
-    if "name" not in chosen:  # the total row's label, and what tells one row from another
-        chosen = ("name", *chosen)
     rows = machine_rows(view, full, None)
-    if rows and "calls" in rows[0] and "type" in chosen:  # a row of --by type: its calls beside its type
-        chosen = (*chosen[: chosen.index("type") + 1], "calls", *chosen[chosen.index("type") + 1 :])
+    by_type = bool(rows) and "calls" in rows[0]  # a row of --by type: its type is its name
+    label = "name" if "name" in chosen else "type" if by_type and "type" in chosen else None
+    if label is None:  # what tells one row from another, and names the total row
+        label, chosen = "name", ("name", *chosen)
+    if by_type:  # a type's calls beside it
+        after = max(chosen.index(column) for column in ("name", "type") if column in chosen) + 1
+        chosen = (*chosen[:after], "calls", *chosen[after:])
     cells = [{column: COLUMN[column].unit.machine(row[column]) if column in COLUMN else row[column]  # calls: none
               for column in chosen} for row in rows]  # fmt: skip
     total = {column: "" if (value := _total(column, full.totals)) is None else COLUMN[column].unit.machine(value)
              for column in chosen}  # fmt: skip
-    return f"# {title}\n" + rows_text([*cells, total], "csv", list(chosen))
+    return f"# {title}\n" + rows_text([*cells, {**total, label: "Total"}], "csv", list(chosen))
 
 
 def summary_tables(view: Report, full: Report, columns: tuple[str, ...] | None = None) -> list[Any]:
