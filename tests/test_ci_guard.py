@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -112,6 +113,22 @@ def test_a_budget_breach_names_the_figure_its_budget_and_the_costliest_layers(pr
     assert run("check", *BUILD, "--budget", f"macs<={MACS}").exit_code == 0  # <= holds at the figure, < does not
     assert run("check", *BUILD, "--budget", f"macs<{MACS}").exit_code == 1
     assert run("check", *BUILD, "--budget", "activation_bytes<=1MiB", "--budget", "macs>=1.6M").exit_code == 0
+
+
+@pytest.mark.parametrize(("column", "condition", "value", "kept", "share"), [
+    ("macs", "==1.5M", 1_500_000, True, None),  # an exact figure is no ceiling: no share of it
+    ("macs", "==1.5M", 1_500_001, False, None),
+    ("params", ">1k", 1_000, False, None),
+    ("params", ">=1k", 1_000, True, None),
+    ("params", "<=0", 0, True, None),  # a bound of 0 has no share
+    ("activation_bytes", "<1KiB", 512, True, 0.5),  # binary: 1 KiB is 1,024 bytes
+    ("activation_bytes", "<1KiB", 1_024, False, 1.0),
+])  # fmt: skip
+def test_a_budget_check_keeps_or_breaks_at_its_bound(column, condition, value, kept, share):
+    from cnnstat.check.budgets import BudgetCheck, budget
+
+    check = BudgetCheck(budget(column, condition), value)
+    assert (check.kept, check.share) == (kept, share)
 
 
 def test_json_gives_each_budget_its_figure_and_verdict(project):
@@ -226,7 +243,8 @@ def _commands() -> list[str]:
 def test_the_ci_files_commands_pass_on_the_sample_project_and_fail_on_a_change(project):
     commands = _commands()
     assert len(commands) == 2 and all(shlex.split(command)[0] == "cnnstat" for command in commands)
-    env = {"PATH": str(Path(sys.executable).parent), "CI": "true", "COLUMNS": "200"}
+    env = {"PATH": str(Path(sys.executable).parent), "CI": "true", "COLUMNS": "200",
+           "XDG_CACHE_HOME": os.environ["XDG_CACHE_HOME"]}  # the test run's own cache (conftest.py), not the user's
 
     def start(command: str) -> subprocess.Popen:
         argv = [sys.executable, "-m", "cnnstat", *shlex.split(command)[1:]]
