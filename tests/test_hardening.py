@@ -234,3 +234,32 @@ def test_a_write_interrupted_midway_leaves_the_old_file(tmp_path):
         temporary.write_text("half")
         raise KeyboardInterrupt
     assert target.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+def _import_interrupted_by_ctrl_c() -> None:
+    """What pybind11 raises when Ctrl-C lands inside an extension's initialisation (matplotlib's ``_image``): an
+    ImportError whose cause is the KeyboardInterrupt."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as interrupt:
+        raise ImportError("initialization failed") from interrupt
+
+
+def test_ctrl_c_inside_an_extensions_import_exits_as_an_interruption(capsys):
+    import typer
+
+    from cnnstat.cli.app import user_errors
+
+    with pytest.raises(typer.Exit) as stopped:
+        user_errors(_import_interrupted_by_ctrl_c)()
+    assert stopped.value.exit_code == 130 and "interrupted" in capsys.readouterr().err
+
+
+def test_any_other_failure_of_an_import_is_not_taken_for_ctrl_c():
+    from cnnstat.cli.app import user_errors
+
+    def broken_import() -> None:
+        raise ImportError("libfoo.so: cannot open shared object file")
+
+    with pytest.raises(ImportError, match="libfoo"):
+        user_errors(broken_import)()

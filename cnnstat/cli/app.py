@@ -98,8 +98,24 @@ def user_errors(command: F) -> F:
             raise fail(_escape(str(error))) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
+        except Exception as error:
+            if _caused_by_ctrl_c(error):  # Ctrl-C inside a C extension's import surfaces as the ImportError it caused
+                raise fail("interrupted", 130) from None
+            raise
 
     return wrapper  # type: ignore[return-value]
+
+
+def _caused_by_ctrl_c(error: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of causes and contexts of ``error``."""
+    seen: set[int] = set()
+    link: BaseException | None = error
+    while link is not None and id(link) not in seen:  # a chain may loop back on itself
+        if isinstance(link, KeyboardInterrupt):
+            return True
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return False
 
 
 def _escape(text: str) -> str:
