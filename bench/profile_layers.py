@@ -12,6 +12,7 @@ import sys
 import torch
 
 from cnnstat.benchmark.noise import WIDE_SPREAD
+from cnnstat.counting.columns import counted
 from cnnstat.profile.run import profile_model
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     )
     whole = report.whole
     threads = torch.get_num_threads()
-    print(f"{model} batch {batch} on {report.device} ({threads} thread{'s' * (threads != 1)}), {repeats} passes each")
+    print(f"{model} batch {batch} on {report.device} ({counted(threads, 'thread')}), {repeats} passes each")
     print(
         f"whole forward, no hooks: median {1000 * whole.median:,.2f} ms (p10–p90 {1000 * whole.p10:,.2f}–{1000 * whole.p90:,.2f})"
     )

@@ -93,7 +93,9 @@ def _check_arity(name: str, module: nn.Module, specs: list[InputSpec]) -> None:
     required = [p.name for p in positional if p.default is inspect.Parameter.empty and p.name not in named]
     takes = ", ".join(p.name for p in positional) or "none"
     if given > len(positional):
-        raise InputShapeError(f"{name} takes {len(positional)} positional input{'s' * (len(positional) != 1)} ({takes}), "
+        from .counting.columns import counted
+
+        raise InputShapeError(f"{name} takes {counted(len(positional), 'positional input')} ({takes}), "
                               f"but {given} --input {'were' if given != 1 else 'was'} given")  # fmt: skip
     missing = required[given:]
     if missing:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..counting.columns import human_bytes
+from ..counting.columns import counted, human_bytes
 from ..errors import CnnstatError
 from ..report.text import table
 from .app import InputOpt, OutOpt, app, user_errors
@@ -19,7 +19,7 @@ from .train import DEFAULT_DEVICE_NAME, Device
 def bench_table(report: Any) -> Any:
     env = report.environment
     title = (
-        f"{env['device']} · {env['threads']} thread{'s' * (env['threads'] != 1)} · {env['dtype']}"
+        f"{env['device']} · {counted(env['threads'], 'thread')} · {env['dtype']}"
         + (" · channels_last" if env["channels_last"] else "")
         + (" · compiled" if env["compile"] else "")
     )

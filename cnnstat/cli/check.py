@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..counting.columns import counted
 from ..counting.records import format_shape
 from ..errors import CnnstatError
 from ..report.text import table
@@ -200,5 +201,5 @@ def _why_failed(guarded: Any) -> str:
     if guarded.snapshot is not None and guarded.snapshot.failed:
         reasons.append(f"its snapshot is {guarded.snapshot.status} ({guarded.snapshot.path})")
     if guarded.breaches:
-        reasons.append(f"{len(guarded.breaches)} budget{'s' * (len(guarded.breaches) != 1)} broken")
+        reasons.append(f"{counted(len(guarded.breaches), 'budget')} broken")
     return "; ".join(reasons)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..counting.columns import human_bytes
+from ..counting.columns import counted, human_bytes
 from ..errors import CnnstatError
 from ..report.text import table
 from .app import BatchOpt, InputOpt, ModelArg, OutOpt, app, user_errors
@@ -164,7 +164,7 @@ def device(
         if not_cached:
             err.print(not_cached, soft_wrap=True, markup=False)
         return
-    threads_text = f"{peaks.threads} thread{'s' * (peaks.threads != 1)}"
+    threads_text = counted(peaks.threads, "thread")
     title = f"{peaks.device} · {threads_text} · torch {peaks.torch_version} · measured {peaks.measured_at}"
     if peaks.cpu_share is not None:
         title += f" with {100 * peaks.cpu_share:.0f}% of the CPU time its {threads_text} could use"

@@ -30,6 +30,11 @@ def human_bytes(count: int) -> str:
     raise AssertionError("unreachable")
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 thread``, ``2 threads``: a number with its noun, plural unless the number is one."""
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 def plain(value: Any) -> str:
     """One cell of a table or CSV: shapes as 1×3×224×224, whole numbers with thousands separators, None as empty."""
     if value is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .columns import ROW_COLUMNS, Aggregate, Source
+from .columns import ROW_COLUMNS, Aggregate, Source, counted
 from .measures import Measures
 from .report import LayerCounts, Report
 
@@ -63,7 +63,7 @@ def type_groups(layers: tuple[LayerCounts, ...]) -> dict[str, list[LayerCounts]]
 
 def by_type(report: Report) -> Report:
     """One row per layer type, named by the type, with how many calls it sums in its type's place (``53 calls``)."""
-    rows = [_merge(members, kind, f"{len(members)} call{'s' * (len(members) != 1)}", 0, "", in_order=False)
+    rows = [_merge(members, kind, counted(len(members), "call"), 0, "", in_order=False)
             for kind, members in type_groups(report.layers).items()]  # fmt: skip
     return replace(report, layers=tuple(rows))
 

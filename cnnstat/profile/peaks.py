@@ -28,6 +28,7 @@ import torch
 from ..atomic import write_atomically
 from ..benchmark.peak import device_name
 from ..cache import cache_folder
+from ..counting.columns import counted
 from ..devices import DeviceSetup, cpu_has_native_bf16, synchronize
 
 CPU_WORKING_SETS = tuple(2**k for k in range(14, 29, 2))  # 16 KiB … 256 MiB
@@ -110,7 +111,7 @@ class MachinePeaks:
         then = ("the peaks cached earlier stay, and serve the next run (--remeasure on a quiet machine replaces them)"
                 if self.earlier_cache_kept else "the next run measures again, best on a quiet machine")  # fmt: skip
         return (f"peaks measured on a busy machine: the compute runs got {100 * self.cpu_share:.0f}% of the CPU time "
-                f"{self.threads} thread{'s' * (self.threads > 1)} could use, and cnnstat caches peaks measured with "
+                f"{counted(self.threads, 'thread')} could use, and cnnstat caches peaks measured with "
                 f"{100 * BUSY_SHARE:.0f}% or more, so these figures may read low: used for this run, not cached; {then}")
 
     def compute_gflops(self, dtype: str) -> float:
@@ -228,7 +229,7 @@ def measure_peaks(setup: DeviceSetup, threads: int, progress: Callable[[str], No
         "compute: best of 5 timed runs of each of square matmuls and 3×3 convolutions per dtype; "
         "bandwidth: best of 5 timed blocks of copy (b = a) and triad (a = b + 2·c) at each working set "
         "(bytes read + written per pass), through torch"
-        + (", CUDA events" if setup.device.type == "cuda" else f", {threads} thread{'s' * (threads != 1)}, time.perf_counter")
+        + (", CUDA events" if setup.device.type == "cuda" else f", {counted(threads, 'thread')}, time.perf_counter")
     )
     on_cpu = setup.device.type == "cpu"
     # the share over the compute runs alone: every thread works in a large matmul or convolution, while torch runs a
