@@ -89,10 +89,13 @@ def _keep_mode(path: Path, temporary: Path) -> None:
         pass
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file and a rename."""
+def write_atomically(path: Path, content: str | bytes) -> None:
+    """Write ``content`` (text as UTF-8, or bytes) to ``path`` through a temporary file and a rename."""
     with atomic_path(path) as temporary:
         try:
-            temporary.write_text(text, encoding="utf-8")
+            if isinstance(content, bytes):
+                temporary.write_bytes(content)
+            else:
+                temporary.write_text(content, encoding="utf-8")
         except OSError as error:
             raise OutputError(f"cannot write {path}: {_why(error)}") from None

@@ -17,3 +17,10 @@ def test_a_write_replaces_the_file_and_creates_folders(tmp_path):
     target = tmp_path / "run" / "metrics.csv"
     write_atomically(target, "epoch\n1\n")
     assert target.read_text() == "epoch\n1\n" and len(list(target.parent.iterdir())) == 1
+
+
+def test_bytes_are_written_as_they_are(tmp_path):
+    target = tmp_path / "net.png"
+    content = bytes(range(256))  # not UTF-8 text
+    write_atomically(target, content)
+    assert target.read_bytes() == content

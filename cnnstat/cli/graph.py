@@ -72,7 +72,7 @@ def graph(
     timeout: TimeoutOpt = None,
 ) -> None:  # fmt: skip
     """The data-flow diagram: a node per layer call (or module at --depth), joins where values meet, shaded by cost."""
-    from ..atomic import atomic_path
+    from ..atomic import write_atomically
     from ..report.diagram import check_figure, diagram, render_bytes
 
     color = color or "macs"
@@ -82,8 +82,7 @@ def graph(
         report = report_for(model, input, batch, convention, optimizer, timeout, train)
     measured = time_layers(model, report, batch, train, err) if profile else None
     content = render_bytes(diagram(report, depth=depth, figure=color, profile=measured), out.suffix.lstrip(".").lower())
-    with atomic_path(out) as temporary:
-        temporary.write_bytes(content)
+    write_atomically(out, content)
     err.print(f"wrote {out}")
 
 
